@@ -1,0 +1,1 @@
+"""Plots and analyses of finished runs (the paper's figures)."""

@@ -1,0 +1,297 @@
+"""Typed configuration: YAML files and ``a.b=value`` overrides validated into dataclasses.
+
+Every field has a default, so an empty YAML file is a complete (synthetic-data) experiment. Validation happens
+once, at load time, and an unknown key or a bad value stops with one line that names the key and what is
+allowed, e.g. ``method.threshold: must be in [0, 1], got 1.5``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["Config", "ConfigError", "apply_overrides", "config_to_dict", "load_config", "save_config"]
+
+
+class ConfigError(ValueError):
+    """A bad key or value in a config file or override; the message names the key."""
+
+
+def _choice(*allowed: str) -> dict[str, Any]:
+    return {"choices": allowed}
+
+
+def _range(lo: float | None = None, hi: float | None = None) -> dict[str, Any]:
+    return {"range": (lo, hi)}
+
+
+@dataclass
+class DataConfig:
+    """Where videos come from and how clips are cut from them (paper Sec. 3.3, 4.1)."""
+
+    format: str = field(
+        default="synthetic",
+        metadata=_choice("synthetic", "list", "folder", "ucf101", "hmdb51", "kinetics400"),
+    )
+    root: str = "data/synthetic"
+    split: int = field(default=1, metadata=_range(1, 3))
+    labeled_per_class: int = field(default=1, metadata=_range(1))
+    split_seed: int = 0
+    keep_labeled_in_unlabeled: bool = False
+    time_offset_s: float = field(default=0.0, metadata=_range(0))
+    short_side_range: tuple[int, int] = (256, 320)
+    crop_size: int = field(default=224, metadata=_range(8))
+    horizontal_flip: bool = True
+    weak_short_side: int = field(default=256, metadata=_range(8))
+    randaugment_ops: int = field(default=2, metadata=_range(0))
+    randaugment_magnitude: int = field(default=10, metadata=_range(0, 30))
+    cutout_ratio: float = field(default=0.5, metadata=_range(0, 1))
+    backend: str = field(default="pyav", metadata=_choice("pyav"))
+    num_workers: int = field(default=4, metadata=_range(0))
+    synthetic_train_per_class: int = field(default=60, metadata=_range(1))
+    synthetic_test_per_class: int = field(default=20, metadata=_range(1))
+    synthetic_seed: int = 0
+
+
+@dataclass
+class ModelConfig:
+    """Primary F and auxiliary A: architectures by name and their clip sampling (frames x stride)."""
+
+    primary: str = "r50"
+    auxiliary: str = "r50_w0.25"
+    primary_frames: int = field(default=8, metadata=_range(1))
+    primary_stride: int = field(default=8, metadata=_range(1))
+    auxiliary_frames: int = field(default=16, metadata=_range(1))
+    auxiliary_stride: int = field(default=4, metadata=_range(1))
+    temporal_kernels: tuple[int, int, int, int] = (1, 1, 3, 3)
+    stem_temporal_kernel: int = field(default=1, metadata=_range(1))
+    dropout: float = field(default=0.5, metadata=_range(0, 1))
+
+
+@dataclass
+class MethodConfig:
+    """Which algorithm trains and its hyper-parameters (paper Eq. 1-6, Sec. 4.1, Tables 2, 6, A2)."""
+
+    name: str = field(default="cmpl", metadata=_choice("supervised", "fixmatch", "cmpl"))
+    threshold: float = field(default=0.9, metadata=_range(0, 1))
+    unlabeled_weight: float = field(default=5.0, metadata=_range(0))
+    unlabeled_ratio: int = field(default=5, metadata=_range(1))
+    pseudo_labels: str = field(
+        default="cross", metadata=_choice("cross", "self_first", "opposite_first", "maximum", "average")
+    )
+    share_weights: bool = False
+    auxiliary_supervised: bool = True
+    auxiliary_unsupervised: bool = True
+
+
+@dataclass
+class OptimConfig:
+    """SGD with the linear scaling rule: lr = base_lr * global_labeled_batch / reference_labeled_batch."""
+
+    base_lr: float = field(default=0.1, metadata=_range(0))
+    reference_labeled_batch: int = field(default=32, metadata=_range(1))
+    momentum: float = field(default=0.9, metadata=_range(0, 1))
+    weight_decay: float = field(default=1e-4, metadata=_range(0))
+    nesterov: bool = False
+
+
+@dataclass
+class ScheduleConfig:
+    """Iteration-driven cosine schedule with linear warm-up."""
+
+    iterations: int = field(default=1000, metadata=_range(1))
+    warmup_iterations: int = field(default=0, metadata=_range(0))
+    final_lr_ratio: float = field(default=0.0, metadata=_range(0, 1))
+
+
+@dataclass
+class TrainConfig:
+    """The loop: batch per process, devices, precision, checkpoints and logging cadence."""
+
+    labeled_batch: int = field(default=2, metadata=_range(1))
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    channels_last: bool = True
+    compile: bool = False
+    output_dir: str = "runs/default"
+    checkpoint_every: int = field(default=500, metadata=_range(1))
+    eval_every: int = field(default=0, metadata=_range(0))
+    log_every: int = field(default=10, metadata=_range(1))
+    progress: bool = True
+
+
+@dataclass
+class EvalConfig:
+    """Test protocol (Sec. 4.1): clips uniformly over the video x spatial crops, softmax averaged."""
+
+    num_clips: int = field(default=10, metadata=_range(1))
+    num_crops: int = field(default=3, metadata=_range(1, 3))
+    short_side: int = field(default=256, metadata=_range(8))
+    crop_size: int = field(default=256, metadata=_range(8))
+    batch_size: int = field(default=4, metadata=_range(1))
+    max_videos: int = field(default=0, metadata=_range(0))
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def _coerce(key: str, hint: Any, value: Any) -> Any:
+    """Convert a YAML value to the annotated type, or raise a ConfigError that names the key."""
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ConfigError(f"{key}: expected a list of {len(args)} values, got {value!r}")
+        return tuple(_coerce(f"{key}[{i}]", a, v) for i, (a, v) in enumerate(zip(args, value, strict=True)))
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for option in typing.get_args(hint):
+            try:
+                return _coerce(key, option, value)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[-1])
+    if hint is type(None):
+        if value is None:
+            return None
+        raise ConfigError(f"{key}: expected null, got {value!r}")
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if hint is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    raise ConfigError(f"{key}: unsupported type {hint}")
+
+
+def _check(key: str, value: Any, metadata: typing.Mapping[str, Any]) -> None:
+    if "choices" in metadata and value not in metadata["choices"]:
+        raise ConfigError(f"{key}: must be one of {', '.join(metadata['choices'])}; got {value!r}")
+    if "range" in metadata:
+        lo, hi = metadata["range"]
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            bounds = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
+            raise ConfigError(f"{key}: must be {'in ' if hi is not None else ''}{bounds}, got {value!r}")
+
+
+def _build(cls: type, values: Any, prefix: str) -> Any:
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {values!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        key = f"{prefix}{unknown[0]}"
+        raise ConfigError(f"{key}: unknown key; allowed: {', '.join(fields)}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for name, value in values.items():
+        key, hint = f"{prefix}{name}", hints[name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(hint, value, f"{key}.")
+        else:
+            kwargs[name] = _coerce(key, hint, value)
+            _check(key, kwargs[name], fields[name].metadata)
+    return cls(**kwargs)
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """Plain nested dict (tuples as lists), ready for YAML or JSON."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    return plain(dataclasses.asdict(config))
+
+
+def _parse_override(override: str) -> tuple[list[str], Any]:
+    if "=" not in override:
+        raise ConfigError(f"{override}: overrides look like section.key=value")
+    key, raw = override.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{key}: cannot parse value {raw!r} ({e.__class__.__name__})") from None
+    return key.strip().split("."), value
+
+
+def apply_overrides(values: dict[str, Any], overrides: typing.Iterable[str]) -> dict[str, Any]:
+    """Set ``a.b=value`` pairs in a nested dict; values are parsed as YAML (``1e-3``, ``[1, 2]``, ``true``)."""
+    for override in overrides:
+        path, value = _parse_override(override)
+        node = values
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{'.'.join(path)}: {part} is not a section")
+            node = child
+        node[path[-1]] = value
+    return values
+
+
+def load_config(path: str | Path | None = None, overrides: typing.Iterable[str] = ()) -> Config:
+    """Read a YAML file (or nothing: defaults), apply overrides, validate."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    config = _build(Config, apply_overrides(values, overrides), "")
+    _check_consistency(config)
+    return config
+
+
+def _check_consistency(config: Config) -> None:
+    lo, hi = config.data.short_side_range
+    if lo > hi:
+        raise ConfigError(f"data.short_side_range: low end {lo} is above high end {hi}")
+    if lo < config.data.crop_size:
+        raise ConfigError(
+            f"data.short_side_range: {lo} is smaller than data.crop_size {config.data.crop_size}"
+        )
+    if config.data.weak_short_side < config.data.crop_size:
+        raise ConfigError(
+            f"data.weak_short_side: {config.data.weak_short_side} is smaller than data.crop_size"
+        )
+    if config.eval.short_side < config.eval.crop_size:
+        raise ConfigError(f"eval.short_side: {config.eval.short_side} is smaller than eval.crop_size")
+    if config.schedule.warmup_iterations >= config.schedule.iterations:
+        raise ConfigError("schedule.warmup_iterations: must be below schedule.iterations")
+
+
+def save_config(config: Config, path: Path) -> None:
+    path.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))

@@ -1,0 +1,1 @@
+"""Video data: annotations, decoding, clip sampling, datasets and augmentation."""

@@ -1,0 +1,112 @@
+"""Balanced labeled subsets (k videos per class, seeded) and the unlabeled remainder.
+
+The paper samples 1 or 10 videos per class on UCF-101 and 6 or 60 on Kinetics-400, and averages three seeds,
+so a split must be a pure function of (records, k, seed): records are sorted by path before any random choice,
+which makes the input order and the machine irrelevant (only numpy's PCG64 stream matters).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from cmpl.data.annotations import VideoRecord
+
+
+def balanced_split(
+    records: Sequence[VideoRecord],
+    per_class: int,
+    seed: int,
+    group_of: Callable[[VideoRecord], str] | None = None,
+    keep_labeled_in_unlabeled: bool = False,
+    *,
+    class_names: Sequence[str] | None = None,
+) -> tuple[list[VideoRecord], list[VideoRecord]]:
+    """Choose `per_class` labeled videos per class; the rest (labels kept) form the unlabeled set.
+
+    One `np.random.default_rng(seed)` permutes each class's groups in turn, classes in label order. With
+    `group_of`, videos sharing a key (e.g. a clip and its mirrored copy) are one group, always on the same
+    side: groups are taken in the permuted order until the class has >= `per_class` videos, a group counting
+    as its size. So a class gets between k and k + (largest group - 1) videos; taking groups in plain seeded
+    order (rather than hunting for an exact fit) keeps every group equally likely whatever its size.
+
+    A class with fewer than `per_class` videos raises ValueError naming it; with `class_names`, classes that
+    have no video at all are caught too. Unlabeled records (label -1) and duplicate paths are errors.
+    Both lists come back sorted by path; `keep_labeled_in_unlabeled` returns every record as unlabeled.
+    """
+    if per_class < 1:
+        raise ValueError(f"per_class must be >= 1, got {per_class}")
+    ordered = sorted(records, key=lambda r: r.path.as_posix())
+    by_class = _by_class(ordered)
+    labels = range(len(class_names)) if class_names is not None else sorted(by_class)
+    key = group_of if group_of is not None else (lambda r: r.path.as_posix())
+    _check_groups_within_classes(ordered, key)
+
+    def name(label: int) -> str:
+        return f"{class_names[label]!r} ({label})" if class_names is not None else str(label)
+
+    rng = np.random.default_rng(seed)
+    chosen: set[str] = set()
+    for label in labels:
+        members = by_class.get(label, [])
+        if len(members) < per_class:
+            raise ValueError(
+                f"class {name(label)} has {len(members)} videos, fewer than per_class={per_class}"
+            )
+        groups = _groups(members, key)
+        count = 0
+        for i in rng.permutation(len(groups)):
+            chosen.update(r.path.as_posix() for r in groups[i])
+            count += len(groups[i])
+            if count >= per_class:
+                break
+    labeled = [r for r in ordered if r.path.as_posix() in chosen]
+    unlabeled = (
+        ordered if keep_labeled_in_unlabeled else [r for r in ordered if r.path.as_posix() not in chosen]
+    )
+    return labeled, unlabeled
+
+
+def group_by_stem_suffix(suffix: str = "_flip") -> Callable[[VideoRecord], str]:
+    """Group key that joins "x<suffix>.ext" with "x.ext" in the same folder (Weizmann's actorNN_flip.mp4)."""
+    if not suffix:
+        raise ValueError("suffix must not be empty")
+
+    def group_of(record: VideoRecord) -> str:
+        stem = record.path.stem
+        base = stem[: -len(suffix)] if stem.endswith(suffix) else stem
+        return (record.path.parent / base).as_posix()
+
+    return group_of
+
+
+def _by_class(ordered: Sequence[VideoRecord]) -> dict[int, list[VideoRecord]]:
+    by_class: dict[int, list[VideoRecord]] = defaultdict(list)
+    previous = None
+    for record in ordered:
+        if record.label < 0:
+            raise ValueError(f"{record.path} has no label ({record.label}); a balanced split needs labels")
+        if record.path == previous:
+            raise ValueError(f"{record.path} is listed twice")
+        previous = record.path
+        by_class[record.label].append(record)
+    return by_class
+
+
+def _check_groups_within_classes(ordered: Sequence[VideoRecord], key: Callable[[VideoRecord], str]) -> None:
+    """A group split over two classes could not stay on one side of the split, so it is an error."""
+    label_of: dict[str, int] = {}
+    for record in ordered:
+        group = key(record)
+        if label_of.setdefault(group, record.label) != record.label:
+            raise ValueError(f"group {group!r} spans classes {label_of[group]} and {record.label}")
+
+
+def _groups(members: Sequence[VideoRecord], key: Callable[[VideoRecord], str]) -> list[list[VideoRecord]]:
+    """Groups in order of their first member's path (members are already sorted), so stable across machines."""
+    groups: dict[str, list[VideoRecord]] = {}
+    for record in members:
+        groups.setdefault(key(record), []).append(record)
+    return list(groups.values())

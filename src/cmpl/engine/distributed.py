@@ -1,0 +1,69 @@
+"""torch.distributed in a few helpers: start from torchrun's environment, know your rank, average metrics."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+
+__all__ = [
+    "all_reduce_mean",
+    "barrier",
+    "cleanup",
+    "init_distributed",
+    "is_main",
+    "local_rank",
+    "rank",
+    "world_size",
+]
+
+
+def init_distributed(device: torch.device) -> None:
+    """Join the process group that torchrun describes in the environment (no-op for a single process).
+
+    NCCL on GPUs, Gloo on CPUs; multi-node runs work through torchrun's rendezvous unchanged.
+    """
+    if dist.is_initialized() or int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    dist.init_process_group(backend, timeout=timedelta(minutes=30))
+
+
+def cleanup() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def world_size() -> int:
+    return dist.get_world_size() if dist.is_initialized() else 1
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
+def local_rank() -> int:
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def barrier() -> None:
+    if dist.is_initialized():
+        dist.barrier()
+
+
+def all_reduce_mean(values: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Average scalar tensors over ranks in one collective; returns Python floats."""
+    if not values:
+        return {}
+    keys = sorted(values)
+    stacked = torch.stack([values[k].detach().float().reshape(()) for k in keys])
+    if dist.is_initialized():
+        dist.all_reduce(stacked, op=dist.ReduceOp.SUM)
+        stacked /= dist.get_world_size()
+    return dict(zip(keys, stacked.tolist(), strict=True))

@@ -1,0 +1,86 @@
+"""The videos of one run: train/test annotations, the labeled subset and the unlabeled remainder.
+
+The split is drawn once, at the start of a run, and written into the run directory as list files, so a
+resumed or re-evaluated run uses exactly the same videos on any machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cmpl.config import Config
+from cmpl.data.annotations import (
+    Annotations,
+    VideoRecord,
+    load_annotations,
+    read_class_names,
+    read_path_label_list,
+    write_class_names,
+    write_path_label_list,
+)
+from cmpl.data.splits import balanced_split
+from cmpl.data.synthetic import make_synthetic
+from cmpl.engine import distributed
+
+__all__ = ["RunData", "load_dataset", "prepare_run_data"]
+
+SPLIT_FILES = {"classes": "classes.txt", "labeled": "labeled.txt", "unlabeled": "unlabeled.txt"}
+
+
+@dataclass
+class RunData:
+    class_names: list[str]
+    labeled: list[VideoRecord]
+    unlabeled: list[VideoRecord]
+    test: list[VideoRecord]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def load_dataset(config: Config, subset: str) -> Annotations:
+    """Annotations of the configured dataset; the synthetic one is generated on first use."""
+    d = config.data
+    root = Path(d.root)
+    if d.format == "synthetic":
+        if distributed.is_main():
+            make_synthetic(
+                root,
+                train_per_class=d.synthetic_train_per_class,
+                test_per_class=d.synthetic_test_per_class,
+                seed=d.synthetic_seed,
+                progress=config.train.progress,
+            )
+        distributed.barrier()
+        return load_annotations("list", root, subset)
+    kwargs = {"split": d.split} if d.format in ("ucf101", "hmdb51") else {}
+    return load_annotations(d.format, root, subset, drop_missing=d.format == "kinetics400", **kwargs)
+
+
+def prepare_run_data(config: Config, run_dir: Path, reuse_split: bool = False) -> RunData:
+    """Draw (or, when resuming, re-read) the labeled split and write it into ``run_dir``."""
+    test = load_dataset(config, "test")
+    files = {k: run_dir / v for k, v in SPLIT_FILES.items()}
+    if reuse_split and all(p.is_file() for p in files.values()):
+        names = read_class_names(files["classes"])
+        root = run_dir
+        labeled = read_path_label_list(files["labeled"], root, names).records
+        unlabeled = read_path_label_list(files["unlabeled"], root, names).records
+        return RunData(names, labeled, unlabeled, test.records)
+    train = load_dataset(config, "train")
+    d = config.data
+    labeled, unlabeled = balanced_split(
+        train.records,
+        d.labeled_per_class,
+        d.split_seed,
+        keep_labeled_in_unlabeled=d.keep_labeled_in_unlabeled,
+        class_names=train.class_names,
+    )
+    if distributed.is_main():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_class_names(train.class_names, files["classes"])
+        write_path_label_list(labeled, files["labeled"], run_dir)
+        write_path_label_list(unlabeled, files["unlabeled"], run_dir)
+    return RunData(train.class_names, labeled, unlabeled, test.records)

@@ -1,0 +1,66 @@
+"""Endless, seeded, per-rank sharded streams of training items.
+
+Training is driven by iterations, so both the labeled and the unlabeled stream cycle forever: a labeled set of
+one clip per class never cuts an epoch short. Each pass reshuffles with ``seed + pass``; rank ``r`` of ``W``
+takes every ``W``-th index of that permutation, so ranks never share a clip within a pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+__all__ = ["InfiniteSampler", "endless_loader"]
+
+
+class InfiniteSampler(Sampler[int]):
+    def __init__(self, size: int, seed: int, rank: int = 0, world_size: int = 1, start: int = 0) -> None:
+        if size <= 0:
+            raise ValueError("cannot sample from an empty dataset")
+        self.size, self.seed, self.rank, self.world_size = size, seed, rank, world_size
+        self.start = start  # items this rank already consumed (resume)
+
+    def __iter__(self) -> Iterator[int]:
+        produced, epoch = 0, 0
+        while True:
+            g = torch.Generator().manual_seed(self.seed + epoch)
+            order = torch.randperm(self.size, generator=g)
+            # pad so every rank gets the same count per pass
+            per_rank = -(-self.size // self.world_size)
+            order = torch.cat([order, order[: per_rank * self.world_size - self.size]])
+            for index in order[self.rank :: self.world_size].tolist():
+                if produced >= self.start:
+                    yield index
+                produced += 1
+            epoch += 1
+
+
+def endless_loader(
+    dataset: Dataset,
+    batch_size: int,
+    collate: Callable,
+    *,
+    seed: int,
+    rank: int,
+    world_size: int,
+    num_workers: int,
+    pin_memory: bool,
+    start_batch: int = 0,
+) -> Iterator[dict]:
+    """A DataLoader over an InfiniteSampler; workers persist and prefetch so the device does not wait."""
+    sampler = InfiniteSampler(len(dataset), seed, rank, world_size, start=start_batch * batch_size)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        collate_fn=collate,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        drop_last=True,
+        persistent_workers=num_workers > 0,
+        prefetch_factor=4 if num_workers > 0 else None,
+        generator=torch.Generator().manual_seed(seed + 7919 * rank),
+    )
+    return iter(loader)

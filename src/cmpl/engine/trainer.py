@@ -1,0 +1,308 @@
+"""The iteration loop shared by every method: data streams, device-side views, optimisation, logging,
+checkpoints and evaluation. One process per device; torchrun starts several for DDP."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from cmpl.config import Config, config_to_dict, save_config
+from cmpl.data.augment import ClipAugment
+from cmpl.data.datasets import TestClips, TrainClips, collate_train
+from cmpl.data.sampling import ClipSpec
+from cmpl.engine import distributed
+from cmpl.engine.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from cmpl.engine.evaluate import EvalResult, evaluate
+from cmpl.engine.metrics import MetricWriter, RunningMean
+from cmpl.engine.optim import build_optimizer, build_scheduler
+from cmpl.engine.run_data import RunData, prepare_run_data
+from cmpl.engine.streams import endless_loader
+from cmpl.methods import LabeledBatch, Method, UnlabeledBatch, build_method
+
+__all__ = ["Trainer", "clip_specs", "resolve_device"]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks this process's GPU under torchrun (LOCAL_RANK), else the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", distributed.local_rank())
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def clip_specs(config: Config, roles: tuple[str, ...]) -> list[ClipSpec]:
+    """Frames x stride per network role: 8x8 for F and 16x4 for A by default (paper Sec. 4.1)."""
+    m = config.model
+    table = {
+        "primary": ClipSpec(m.primary_frames, m.primary_stride),
+        "auxiliary": ClipSpec(m.auxiliary_frames, m.auxiliary_stride),
+    }
+    return [table[r] for r in roles]
+
+
+@dataclass
+class _Progress:
+    iteration: int = 0
+    bad_videos: int = 0
+
+
+class Trainer:
+    """Builds everything a run needs from its config and trains for ``schedule.iterations`` steps."""
+
+    def __init__(self, config: Config, resume: bool = False) -> None:
+        self.config = config
+        self.device = resolve_device(config.train.device)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        distributed.init_distributed(self.device)
+        self.rank, self.world = distributed.rank(), distributed.world_size()
+        self.run_dir = Path(config.train.output_dir)
+        self.checkpoint_path = self.run_dir / "checkpoints" / "last.pt"
+        torch.manual_seed(config.train.seed + self.rank)
+
+        self.data: RunData = prepare_run_data(config, self.run_dir, reuse_split=resume)
+        self.method: Method = build_method(config, self.data.num_classes).to(self.device)
+        self.amp = config.train.amp and self.device.type == "cuda"
+        self.channels_last = config.train.channels_last and self.device.type == "cuda"
+        if self.channels_last:
+            self.method.to(memory_format=torch.channels_last_3d)
+        self.optimizer = build_optimizer(self.method, config, self.world)
+        self.scheduler = build_scheduler(self.optimizer, config)
+        self.step_fn = self._wrap_for_training(self.method)
+        d = config.data
+        self.augment = ClipAugment(d.randaugment_ops, d.randaugment_magnitude, d.cutout_ratio)
+        self.progress = _Progress()
+        if resume and self.checkpoint_path.is_file():
+            self._load(self.checkpoint_path)
+        self.writer = MetricWriter(self.run_dir) if distributed.is_main() else None
+        if distributed.is_main():
+            save_config(config, self.run_dir / "config.yaml")
+
+    def _wrap_for_training(self, method: Method) -> torch.nn.Module:
+        module: torch.nn.Module = method
+        if self.config.train.compile:
+            for net in dict.fromkeys(method.networks.values()):  # a shared network compiles once
+                net.compile()  # in place: state_dict keys stay the same
+        if self.world > 1:
+            cfg = self.config.method
+            unused = method.roles != ("primary",) and not (
+                cfg.auxiliary_supervised and cfg.auxiliary_unsupervised
+            )
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            module = DistributedDataParallel(method, device_ids=ids, find_unused_parameters=unused)
+        return module
+
+    # ------------------------------------------------------------------------------------------ data
+    def _streams(self) -> tuple[Any, Any | None]:
+        c, roles = self.config, self.method.roles
+        specs = clip_specs(c, roles)
+        common = dict(specs=specs, max_offset_s=c.data.time_offset_s, backend=c.data.backend)
+        start = self.progress.iteration
+        loader_kw = dict(
+            rank=self.rank,
+            world_size=self.world,
+            num_workers=c.data.num_workers,
+            pin_memory=self.device.type == "cuda",
+            start_batch=start,
+        )
+        labeled = TrainClips(
+            self.data.labeled,
+            mode="standard",
+            short_side_range=c.data.short_side_range,
+            crop_size=c.data.crop_size,
+            seed=c.train.seed,
+            **common,
+        )
+        labeled_stream = endless_loader(
+            labeled, c.train.labeled_batch, collate_train, seed=c.train.seed, **loader_kw
+        )
+        if not self.method.uses_unlabeled:
+            return labeled_stream, None
+        short = c.data.weak_short_side
+        unlabeled = TrainClips(
+            self.data.unlabeled,
+            mode="weak",
+            short_side_range=(short, short),
+            crop_size=c.data.crop_size,
+            seed=c.train.seed + 1,
+            **common,
+        )
+        unlabeled_stream = endless_loader(
+            unlabeled,
+            c.train.labeled_batch * c.method.unlabeled_ratio,
+            collate_train,
+            seed=c.train.seed + 1,
+            **loader_kw,
+        )
+        return labeled_stream, unlabeled_stream
+
+    def _to_device(self, clips: torch.Tensor) -> torch.Tensor:
+        return clips.to(self.device, non_blocking=True)
+
+    def _model_input(self, clips: torch.Tensor) -> torch.Tensor:
+        x = self.augment.normalize(clips)
+        return x.contiguous(memory_format=torch.channels_last_3d) if self.channels_last else x
+
+    def _labeled_batch(self, batch: dict) -> LabeledBatch:
+        flip = self.augment.flip if self.config.data.horizontal_flip else (lambda clips: clips)
+        views = {
+            role: self._model_input(flip(self._to_device(c)))
+            for role, c in zip(self.method.roles, batch["clips"], strict=True)
+        }
+        return LabeledBatch(views, self._to_device(batch["label"]))
+
+    def _unlabeled_batch(self, batch: dict) -> UnlabeledBatch:
+        weak, strong = {}, {}
+        for role, clips in zip(self.method.roles, batch["clips"], strict=True):
+            clips = self._to_device(clips)
+            weak[role] = self._model_input(clips)
+            strong[role] = self._model_input(self.augment.strong(clips))
+        return UnlabeledBatch(weak, strong, self._to_device(batch["label"]))
+
+    # ------------------------------------------------------------------------------------------ loop
+    def fit(self) -> dict[str, Any]:
+        """Train to the configured iteration count, evaluate the primary network, write ``results.json``."""
+        c = self.config
+        total = c.schedule.iterations
+        labeled_stream, unlabeled_stream = self._streams()
+        running = RunningMean()
+        bar = tqdm(
+            total=total,
+            initial=self.progress.iteration,
+            desc=f"{c.method.name}",
+            disable=not (c.train.progress and distributed.is_main()),
+            dynamic_ncols=True,
+        )
+        self.method.train()
+        clips_per_step = c.train.labeled_batch * (1 + (c.method.unlabeled_ratio if unlabeled_stream else 0))
+        window_start, window_steps = time.perf_counter(), 0
+        while self.progress.iteration < total:
+            logs = self._train_step(labeled_stream, unlabeled_stream)
+            self.progress.iteration += 1
+            window_steps += 1
+            running.add(logs)
+            it = self.progress.iteration
+            bar.update(1)
+            if it % c.train.log_every == 0 or it == total:
+                elapsed = time.perf_counter() - window_start
+                values = running.pop()
+                values.update(
+                    lr=self.scheduler.get_last_lr()[0],
+                    bad_videos=self.progress.bad_videos,
+                    clips_per_s=clips_per_step * self.world * window_steps / max(elapsed, 1e-9),
+                )
+                bar.set_postfix(loss=f"{values['loss']:.3f}", refresh=False)
+                if self.writer:
+                    self.writer.write(it, values)
+                window_start, window_steps = time.perf_counter(), 0
+            if it % c.train.checkpoint_every == 0 or it == total:
+                self._save()
+            if c.train.eval_every and it % c.train.eval_every == 0 and it != total:
+                self._evaluate(it)
+        bar.close()
+        return self._finish()
+
+    def _train_step(self, labeled_stream: Any, unlabeled_stream: Any | None) -> dict[str, float]:
+        lab_raw = next(labeled_stream)
+        unl_raw = next(unlabeled_stream) if unlabeled_stream is not None else None
+        skipped = lab_raw["skipped"] + (unl_raw["skipped"] if unl_raw else [])
+        self.progress.bad_videos += len(skipped)
+        labeled = self._labeled_batch(lab_raw)
+        unlabeled = self._unlabeled_batch(unl_raw) if unl_raw is not None else None
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            out = self.step_fn(labeled, unlabeled)
+        self.optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        if not torch.isfinite(out.loss):
+            raise FloatingPointError(
+                f"loss is {out.loss.item()} at iteration {self.progress.iteration + 1}; "
+                "lower optim.base_lr or check the data"
+            )
+        return distributed.all_reduce_mean({"loss": out.loss, **out.logs})
+
+    # ------------------------------------------------------------------------------------------ state
+    def _save(self) -> None:
+        if not distributed.is_main():
+            return
+        state = {
+            "iteration": self.progress.iteration,
+            "bad_videos": self.progress.bad_videos,
+            "method": self.method.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": rng_state(),
+            "config": config_to_dict(self.config),
+        }
+        save_checkpoint(state, self.checkpoint_path)
+
+    def _load(self, path: Path) -> None:
+        state = load_checkpoint(path, map_location=self.device)
+        self.method.load_state_dict(state["method"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        restore_rng_state(state["rng"])
+        torch.manual_seed(self.config.train.seed + self.rank + state["iteration"])
+        self.progress = _Progress(state["iteration"], state["bad_videos"])
+
+    def _evaluate(self, step: int) -> EvalResult:
+        e, d = self.config.eval, self.config.data
+        records = self.data.test
+        if e.max_videos:
+            records = records[: e.max_videos]
+        spec = clip_specs(self.config, ("primary",))[0]
+        dataset = TestClips(
+            records,
+            spec,
+            num_clips=e.num_clips,
+            num_crops=e.num_crops,
+            short_side=e.short_side,
+            crop_size=e.crop_size,
+            backend=d.backend,
+        )
+        result = evaluate(
+            self.method.primary,
+            dataset,
+            num_classes=self.data.num_classes,
+            device=self.device,
+            normalize=self._model_input,
+            batch_size=e.batch_size,
+            num_workers=d.num_workers,
+            amp=self.amp,
+            progress=self.config.train.progress and distributed.is_main(),
+        )
+        if self.writer:
+            self.writer.write(
+                step,
+                {"top1": result.top1, "top5": result.top5, "mean_class_accuracy": result.mean_class_accuracy},
+                prefix="eval",
+            )
+        return result
+
+    def _finish(self) -> dict[str, Any]:
+        result = self._evaluate(self.progress.iteration)
+        results = {
+            "method": self.config.method.name,
+            "iterations": self.progress.iteration,
+            "bad_videos": self.progress.bad_videos,
+            "class_names": self.data.class_names,
+            "eval_protocol": {
+                "num_clips": self.config.eval.num_clips,
+                "num_crops": self.config.eval.num_crops,
+            },
+            **result.to_dict(),
+        }
+        if distributed.is_main():
+            (self.run_dir / "results.json").write_text(json.dumps(results, indent=1))
+        if self.writer:
+            self.writer.close()
+        return results

@@ -1,0 +1,123 @@
+"""What every training algorithm shares: the batches it receives, what it returns, and a registry by name.
+
+A method owns its networks and turns one labeled and one unlabeled batch (already augmented, on the device)
+into a loss and a few logs. It knows nothing of files, loaders or logging, so a new algorithm is one new file
+in this package with a ``@register("name")`` class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from cmpl.config import Config, ConfigError
+from cmpl.models import build_model
+
+__all__ = [
+    "LabeledBatch",
+    "Method",
+    "StepOutput",
+    "UnlabeledBatch",
+    "build_method",
+    "method_names",
+    "predict_views",
+    "register",
+]
+
+
+@dataclass
+class LabeledBatch:
+    """Standard-augmented clips, one tensor ``(B_l, C, T, H, W)`` per role in ``Method.roles``."""
+
+    views: dict[str, torch.Tensor]
+    labels: torch.Tensor
+
+
+@dataclass
+class UnlabeledBatch:
+    """Weak and strong views of the same frames per role; ``labels`` is ground truth (-1 where unknown), used
+    only to measure pseudo-label accuracy, never to train."""
+
+    weak: dict[str, torch.Tensor]
+    strong: dict[str, torch.Tensor]
+    labels: torch.Tensor | None = None
+
+
+@dataclass
+class StepOutput:
+    loss: torch.Tensor
+    logs: dict[str, torch.Tensor]
+
+
+class Method(nn.Module):
+    """Base class: ``networks`` maps a role (``"primary"``, ``"auxiliary"``) to a model; inference uses the
+    primary alone."""
+
+    roles: ClassVar[tuple[str, ...]] = ("primary",)
+    uses_unlabeled: ClassVar[bool] = True
+
+    def __init__(self, networks: dict[str, nn.Module], config: Config) -> None:
+        super().__init__()
+        self.networks = nn.ModuleDict(networks)
+        self.config = config.method
+
+    @property
+    def primary(self) -> nn.Module:
+        return self.networks["primary"]
+
+    def training_step(self, labeled: LabeledBatch, unlabeled: UnlabeledBatch | None) -> StepOutput:
+        raise NotImplementedError
+
+    def forward(self, labeled: LabeledBatch, unlabeled: UnlabeledBatch | None) -> StepOutput:
+        """``training_step`` behind ``__call__``, so DistributedDataParallel can wrap a method."""
+        return self.training_step(labeled, unlabeled)
+
+
+def predict_views(
+    net: nn.Module, labeled: torch.Tensor, weak: torch.Tensor, strong: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Logits on labeled and strong clips (one forward, with gradient) and class probabilities on the weak
+    clips (no gradient: the stop-gradient of the paper's Fig. 3, and no activations kept for backward)."""
+    with torch.no_grad():
+        weak_probs = net(weak).float().softmax(dim=1)
+    logits = net(torch.cat([labeled, strong]))
+    return logits[: labeled.shape[0]], logits[labeled.shape[0] :], weak_probs
+
+
+_REGISTRY: dict[str, type[Method]] = {}
+
+
+def register(name: str) -> Callable[[type[Method]], type[Method]]:
+    def add(cls: type[Method]) -> type[Method]:
+        _REGISTRY[name] = cls
+        return cls
+
+    return add
+
+
+def method_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def build_method(config: Config, num_classes: int) -> Method:
+    """Build the configured method with freshly initialised networks for its roles."""
+    cls = _REGISTRY.get(config.method.name)
+    if cls is None:
+        raise ConfigError(
+            f"method.name: must be one of {', '.join(method_names())}; got {config.method.name!r}"
+        )
+    m = config.model
+    kwargs = dict(
+        temporal_kernels=m.temporal_kernels, stem_temporal_kernel=m.stem_temporal_kernel, dropout=m.dropout
+    )
+    networks: dict[str, nn.Module] = {"primary": build_model(m.primary, num_classes, **kwargs)}
+    if "auxiliary" in cls.roles:
+        shared = config.method.share_weights
+        networks["auxiliary"] = (
+            networks["primary"] if shared else build_model(m.auxiliary, num_classes, **kwargs)
+        )
+    return cls(networks, config)

@@ -1,0 +1,17 @@
+"""The supervised baseline: the primary network on the labeled clips alone (paper Sec. 4.1, "Baselines")."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+
+from cmpl.methods.base import LabeledBatch, Method, StepOutput, UnlabeledBatch, register
+
+
+@register("supervised")
+class Supervised(Method):
+    uses_unlabeled = False
+
+    def training_step(self, labeled: LabeledBatch, unlabeled: UnlabeledBatch | None) -> StepOutput:
+        logits = self.primary(labeled.views["primary"])
+        loss = F.cross_entropy(logits, labeled.labels)
+        return StepOutput(loss, {"loss_sup_primary": loss.detach()})

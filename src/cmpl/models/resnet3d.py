@@ -1,0 +1,175 @@
+"""One configurable 3D-ResNet, in the style of PySlowFast's Slow pathway.
+
+Depth picks the block type and stage sizes, a width multiplier scales every channel count, and per-stage
+temporal kernel sizes turn the same class into a Slow-only network (default ``(1, 1, 3, 3)``: temporal
+convolutions only in res4 and res5, as in the paper's 3D-ResNet50), an I3D-like one (``(3, 3, 3, 3)`` with a
+5-frame stem, the paper's Table A4) or a frame-wise 2D network (all ones). There is no temporal down-sampling,
+so the output keeps every input frame until the global pool.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["ResNet3d", "build_model", "model_names", "parse_model_name"]
+
+# depth -> (block type, blocks per stage)
+_DEPTHS: dict[int, tuple[str, tuple[int, int, int, int]]] = {
+    10: ("basic", (1, 1, 1, 1)),
+    18: ("basic", (2, 2, 2, 2)),
+    34: ("basic", (3, 4, 6, 3)),
+    50: ("bottleneck", (3, 4, 6, 3)),
+    101: ("bottleneck", (3, 4, 23, 3)),
+}
+_NAME = re.compile(r"^r(?P<depth>\d+)(?:_w(?P<width>\d+(?:\.\d+)?))?$")
+
+
+def _conv_bn(
+    c_in: int, c_out: int, kernel: tuple[int, int, int], stride: tuple[int, int, int]
+) -> nn.Sequential:
+    padding = tuple(k // 2 for k in kernel)
+    return nn.Sequential(
+        nn.Conv3d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False), nn.BatchNorm3d(c_out)
+    )
+
+
+class BasicBlock(nn.Module):
+    """Two convolutions; the temporal kernel sits in the first one (PySlowFast's BasicTransform)."""
+
+    expansion = 1
+
+    def __init__(self, c_in: int, width: int, spatial_stride: int, temporal_kernel: int) -> None:
+        super().__init__()
+        c_out = width * self.expansion
+        self.conv_a = _conv_bn(c_in, width, (temporal_kernel, 3, 3), (1, spatial_stride, spatial_stride))
+        self.conv_b = _conv_bn(width, c_out, (1, 3, 3), (1, 1, 1))
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut = _shortcut(c_in, c_out, spatial_stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv_b(self.relu(self.conv_a(x)))
+        return self.relu(out + self.shortcut(x))
+
+
+class Bottleneck(nn.Module):
+    """1x1 (with the temporal kernel), 1x3x3 (with the spatial stride), 1x1 expanding by four."""
+
+    expansion = 4
+
+    def __init__(self, c_in: int, width: int, spatial_stride: int, temporal_kernel: int) -> None:
+        super().__init__()
+        c_out = width * self.expansion
+        self.conv_a = _conv_bn(c_in, width, (temporal_kernel, 1, 1), (1, 1, 1))
+        self.conv_b = _conv_bn(width, width, (1, 3, 3), (1, spatial_stride, spatial_stride))
+        self.conv_c = _conv_bn(width, c_out, (1, 1, 1), (1, 1, 1))
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut = _shortcut(c_in, c_out, spatial_stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv_c(self.relu(self.conv_b(self.relu(self.conv_a(x)))))
+        return self.relu(out + self.shortcut(x))
+
+
+def _shortcut(c_in: int, c_out: int, spatial_stride: int) -> nn.Module:
+    if c_in == c_out and spatial_stride == 1:
+        return nn.Identity()
+    return _conv_bn(c_in, c_out, (1, 1, 1), (1, spatial_stride, spatial_stride))
+
+
+class ResNet3d(nn.Module):
+    """Stem, four residual stages, global average pool, dropout and a linear classifier.
+
+    Input ``(B, 3, T, H, W)``; output logits ``(B, num_classes)``.
+    """
+
+    def __init__(
+        self,
+        depth: int,
+        num_classes: int,
+        width: float = 1.0,
+        temporal_kernels: Sequence[int] = (1, 1, 3, 3),
+        stem_temporal_kernel: int = 1,
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__()
+        if depth not in _DEPTHS:
+            raise ValueError(f"depth must be one of {sorted(_DEPTHS)}, got {depth}")
+        if len(temporal_kernels) != 4 or any(k < 1 or k % 2 == 0 for k in temporal_kernels):
+            raise ValueError(f"temporal_kernels needs four odd sizes, got {tuple(temporal_kernels)}")
+        kind, blocks = _DEPTHS[depth]
+        block = Bottleneck if kind == "bottleneck" else BasicBlock
+        stem_channels = max(1, round(64 * width))
+        self.stem = nn.Sequential(
+            _conv_bn(3, stem_channels, (stem_temporal_kernel, 7, 7), (1, 2, 2)),
+            nn.ReLU(inplace=True),
+            nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
+        )
+        stages, c_in = [], stem_channels
+        for index, (num_blocks, kt) in enumerate(zip(blocks, temporal_kernels, strict=True)):
+            stage_width = max(1, round(64 * width * 2**index))
+            layers = []
+            for b in range(num_blocks):
+                stride = 2 if (index > 0 and b == 0) else 1
+                layers.append(block(c_in, stage_width, stride, kt))
+                c_in = stage_width * block.expansion
+            stages.append(nn.Sequential(*layers))
+        self.stages = nn.Sequential(*stages)
+        self.pool = nn.AdaptiveAvgPool3d(1)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(c_in, num_classes)
+        self.num_features = c_in
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv3d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm3d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, std=0.01)
+                nn.init.zeros_(m.bias)
+        # Zero the last BN of every residual branch so each block starts as the identity (PySlowFast, Goyal et al.).
+        for m in self.modules():
+            if isinstance(m, (BasicBlock, Bottleneck)):
+                last = m.conv_c if isinstance(m, Bottleneck) else m.conv_b
+                nn.init.zeros_(last[1].weight)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.stages(self.stem(x))).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.features(x)))
+
+
+def parse_model_name(name: str) -> tuple[int, float]:
+    """``"r50_w0.25"`` -> ``(50, 0.25)``; a clear error for anything else."""
+    match = _NAME.match(name)
+    if match is None or int(match["depth"]) not in _DEPTHS:
+        raise ValueError(
+            f"unknown model {name!r}; expected r<depth>[_w<width>] with depth in {sorted(_DEPTHS)}"
+        )
+    return int(match["depth"]), float(match["width"] or 1.0)
+
+
+def model_names() -> list[str]:
+    """The names the paper uses (Table 3); any ``r<depth>_w<width>`` is accepted too."""
+    return ["r10", "r18", "r34", "r50", "r101", "r50_w0.5", "r50_w0.25", "r50_w0.125"]
+
+
+def build_model(
+    name: str,
+    num_classes: int,
+    *,
+    temporal_kernels: Sequence[int] = (1, 1, 3, 3),
+    stem_temporal_kernel: int = 1,
+    dropout: float = 0.5,
+) -> ResNet3d:
+    """Build a 3D-ResNet by name, e.g. ``build_model("r50_w0.25", num_classes=400)``."""
+    depth, width = parse_model_name(name)
+    return ResNet3d(depth, num_classes, width, temporal_kernels, stem_temporal_kernel, dropout)

@@ -1,0 +1,158 @@
+"""Balanced labeled splits: counts, determinism, groups kept together, errors that name the class."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from cmpl.data.annotations import VideoRecord, load_annotations
+from cmpl.data.splits import balanced_split, group_by_stem_suffix
+
+ROOT = Path("/data/set")
+
+
+def make_records(counts: dict[int, int]) -> list[VideoRecord]:
+    return [
+        VideoRecord(ROOT / f"c{label}" / f"v{i:03d}.mp4", label)
+        for label, n in counts.items()
+        for i in range(n)
+    ]
+
+
+def make_pairs(counts: dict[int, int], flip_missing: frozenset[str] = frozenset()) -> list[VideoRecord]:
+    """Weizmann-like: actorNN.mp4 and actorNN_flip.mp4 per class (a flip may be absent)."""
+    records = []
+    for label, actors in counts.items():
+        for a in range(1, actors + 1):
+            records.append(VideoRecord(ROOT / f"c{label}" / f"actor{a:02d}.mp4", label))
+            if f"c{label}/actor{a:02d}" not in flip_missing:
+                records.append(VideoRecord(ROOT / f"c{label}" / f"actor{a:02d}_flip.mp4", label))
+    return records
+
+
+def test_per_class_counts_disjoint_union() -> None:
+    records = make_records({0: 10, 1: 7, 2: 3})
+    labeled, unlabeled = balanced_split(records, per_class=3, seed=0)
+    assert Counter(r.label for r in labeled) == {0: 3, 1: 3, 2: 3}
+    assert set(labeled).isdisjoint(unlabeled)
+    assert sorted(labeled + unlabeled, key=str) == sorted(records, key=str)
+    assert Counter(r.label for r in unlabeled) == {0: 7, 1: 4}  # labels kept for pseudo-label accuracy
+
+
+def test_deterministic_and_independent_of_input_order() -> None:
+    records = make_records({0: 20, 1: 20, 2: 20})
+    shuffled = records[:]
+    random.Random(1).shuffle(shuffled)
+    first = balanced_split(records, per_class=2, seed=7)
+    assert balanced_split(shuffled, per_class=2, seed=7) == first
+    assert first[0] == sorted(first[0], key=lambda r: r.path.as_posix())
+
+
+def test_different_seeds_differ() -> None:
+    records = make_records({0: 30, 1: 30})
+    picks = {tuple(r.path.name for r in balanced_split(records, 3, seed)[0]) for seed in range(5)}
+    assert len(picks) == 5
+
+
+def test_golden_selection_pins_the_random_stream() -> None:
+    """Published splits must not change with the machine or numpy version; if this fails, splits changed."""
+    labeled, _ = balanced_split(make_records({0: 10, 1: 10}), per_class=2, seed=0)
+    assert [(r.path.parent.name, r.path.name) for r in labeled] == GOLDEN
+
+
+GOLDEN = [("c0", "v004.mp4"), ("c0", "v006.mp4"), ("c1", "v002.mp4"), ("c1", "v009.mp4")]
+
+
+def test_short_class_names_class_and_counts() -> None:
+    records = make_records({0: 5, 1: 2})
+    with pytest.raises(ValueError, match=r"class 1 has 2 videos, fewer than per_class=3"):
+        balanced_split(records, per_class=3, seed=0)
+    with pytest.raises(ValueError, match=r"class 'jump' \(2\) has 0 videos, fewer than per_class=1"):
+        balanced_split(records, per_class=1, seed=0, class_names=["walk", "run", "jump"])
+
+
+def test_invalid_inputs() -> None:
+    records = make_records({0: 3})
+    with pytest.raises(ValueError, match="per_class must be >= 1"):
+        balanced_split(records, per_class=0, seed=0)
+    with pytest.raises(ValueError, match="listed twice"):
+        balanced_split([*records, records[1]], per_class=1, seed=0)
+    with pytest.raises(ValueError, match=r"has no label \(-1\)"):
+        balanced_split([*records, VideoRecord(ROOT / "u.mp4", -1)], per_class=1, seed=0)
+
+
+def test_groups_stay_together() -> None:
+    records = make_pairs({0: 9, 1: 9})
+    group_of = group_by_stem_suffix("_flip")
+    for seed in range(10):
+        labeled, unlabeled = balanced_split(records, per_class=3, seed=seed, group_of=group_of)
+        # k=3 cannot be hit with pairs: 2 groups (4 videos) per class
+        assert Counter(r.label for r in labeled) == {0: 4, 1: 4}
+        groups_l, groups_u = {group_of(r) for r in labeled}, {group_of(r) for r in unlabeled}
+        assert groups_l.isdisjoint(groups_u)
+        assert len(labeled) + len(unlabeled) == len(records)
+
+
+def test_group_counts_its_size_and_stops_at_k() -> None:
+    """With singles and pairs mixed, a class gets k or k+1 videos, never more, and every video is placed."""
+    missing = frozenset(f"c0/actor{a:02d}" for a in (1, 3, 5))
+    records = make_pairs({0: 6}, flip_missing=missing)
+    sizes = set()
+    for seed in range(30):
+        labeled, _ = balanced_split(records, per_class=2, seed=seed, group_of=group_by_stem_suffix())
+        sizes.add(len(labeled))
+        assert {r.path.stem.removesuffix("_flip") for r in labeled} <= {f"actor{a:02d}" for a in range(1, 7)}
+    assert sizes == {2, 3}
+
+
+def test_short_class_counts_videos_not_groups() -> None:
+    records = make_pairs({0: 2})  # 2 groups, 4 videos
+    labeled, _ = balanced_split(records, per_class=4, seed=0, group_of=group_by_stem_suffix())
+    assert len(labeled) == 4
+    with pytest.raises(ValueError, match="class 0 has 4 videos, fewer than per_class=5"):
+        balanced_split(records, per_class=5, seed=0, group_of=group_by_stem_suffix())
+
+
+def test_group_spanning_classes_is_an_error() -> None:
+    records = make_records({0: 3, 1: 3})
+    with pytest.raises(ValueError, match="spans classes 0 and 1"):
+        balanced_split(records, per_class=1, seed=0, group_of=lambda r: r.path.name)
+
+
+def test_keep_labeled_in_unlabeled() -> None:
+    records = make_records({0: 4, 1: 4})
+    labeled, unlabeled = balanced_split(records, per_class=1, seed=3, keep_labeled_in_unlabeled=True)
+    assert len(labeled) == 2 and set(labeled) <= set(unlabeled) and len(unlabeled) == len(records)
+    assert balanced_split(records, per_class=1, seed=3)[0] == labeled
+
+
+def test_group_by_stem_suffix_key() -> None:
+    key = group_by_stem_suffix("_flip")
+    assert key(VideoRecord(ROOT / "bend" / "actor01_flip.mp4", 0)) == key(
+        VideoRecord(ROOT / "bend" / "actor01.mp4", 0)
+    )
+    assert key(VideoRecord(ROOT / "bend" / "actor01.mp4", 0)) != key(
+        VideoRecord(ROOT / "bend" / "actor10.mp4", 0)
+    )
+    assert key(VideoRecord(ROOT / "bend" / "actor01.mp4", 0)) != key(
+        VideoRecord(ROOT / "jack" / "actor01.mp4", 0)
+    )
+    with pytest.raises(ValueError, match="suffix"):
+        group_by_stem_suffix("")
+
+
+def test_weizmann_pairs_on_one_side() -> None:
+    data = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "weizmann4"
+    if not data.is_dir():
+        pytest.skip(f"shared test data not found at {data}")
+    ann = load_annotations("folder", data, "train")
+    labeled, unlabeled = balanced_split(ann.records, 1, seed=0, group_of=group_by_stem_suffix())
+    assert Counter(r.label for r in labeled) == dict.fromkeys(range(len(ann.class_names)), 2)
+    for record in labeled:
+        twin = record.path.with_name(record.path.stem.removesuffix("_flip") + ".mp4")
+        flip = twin.with_name(twin.stem + "_flip.mp4")
+        assert {twin, flip} <= {r.path for r in labeled}
+    assert len(unlabeled) == len(ann.records) - len(labeled)
