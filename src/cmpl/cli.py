@@ -57,23 +57,38 @@ def _views(text: str) -> tuple[int, int]:
 
 
 def _config_args(p: argparse.ArgumentParser, required: bool = True) -> None:
-    p.add_argument("config", nargs=None if required else "?",
-                   help=f"YAML config file or preset name ({', '.join(preset_names())})")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                   help="override any config value, e.g. optim.base_lr=0.05 data.root=/data/ucf101")
+    p.add_argument(
+        "config",
+        nargs=None if required else "?",
+        help=f"YAML config file or preset name ({', '.join(preset_names())})",
+    )
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="override any config value, e.g. optim.base_lr=0.05 data.root=/data/ucf101",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="cmpl", description="Cross-Model Pseudo-Labeling for semi-supervised video action recognition.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="cmpl",
+        description="Cross-Model Pseudo-Labeling for semi-supervised video action recognition.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="train supervised, FixMatch and CMPL on synthetic videos and compare",
-                       description="Makes the synthetic dataset if absent, draws one labeled subset and trains "
-                       "the three methods with the same budget and backbone over several seeds; prints a table "
-                       "and writes results.json and demo.png.")
-    p.add_argument("--output", type=Path, default=Path("runs/demo"), help="folder for the runs (default: %(default)s)")
+    p = sub.add_parser(
+        "demo",
+        help="train supervised, FixMatch and CMPL on synthetic videos and compare",
+        description="Makes the synthetic dataset if absent, draws one labeled subset and trains "
+        "the three methods with the same budget and backbone over several seeds; prints a table "
+        "and writes results.json and demo.png.",
+    )
+    p.add_argument(
+        "--output", type=Path, default=Path("runs/demo"), help="folder for the runs (default: %(default)s)"
+    )
     p.add_argument("--seeds", type=int, default=3, help="training seeds per method (default: %(default)s)")
     p.add_argument("--quick", action="store_true", help="a tiny budget that only checks the pipeline (tests)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="overrides on top of the demo preset")
@@ -87,16 +102,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("split", help="draw the balanced labeled subset of a config and write it as lists")
     _config_args(p)
 
-    p = sub.add_parser("train", help="train a method; writes everything into train.output_dir",
-                       description="Train the configured method. Launch with torchrun for several GPUs.")
+    p = sub.add_parser(
+        "train",
+        help="train a method; writes everything into train.output_dir",
+        description="Train the configured method. Launch with torchrun for several GPUs.",
+    )
     _config_args(p, required=False)
-    p.add_argument("--resume", action="store_true",
-                   help="continue from <train.output_dir>/checkpoints/last.pt if it exists")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from <train.output_dir>/checkpoints/last.pt if it exists",
+    )
 
     p = sub.add_parser("evaluate", help="multi-view test of a run's primary network")
     p.add_argument("run_dir", type=Path)
-    p.add_argument("--views", type=_views, default=None,
-                   help="CLIPSxCROPS, e.g. 10x3 (paper) or 1x1; default: the run's eval config")
+    p.add_argument(
+        "--views",
+        type=_views,
+        default=None,
+        help="CLIPSxCROPS, e.g. 10x3 (paper) or 1x1; default: the run's eval config",
+    )
     p.add_argument("--device", default="auto")
 
     p = sub.add_parser("predict", help="top-k labels of video files with a run's primary network")
@@ -112,18 +137,30 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     from cmpl.engine.demo import format_table, run_demo
 
     start = time.perf_counter()
-    summary = run_demo(PRESETS / "demo.yaml", args.output, seeds=range(args.seeds), quick=args.quick,
-                       overrides=args.overrides)
+    summary = run_demo(
+        PRESETS / "demo.yaml",
+        args.output,
+        seeds=range(args.seeds),
+        quick=args.quick,
+        overrides=args.overrides,
+    )
     print(format_table(summary))
-    print(f"\nwrote {args.output / 'results.json'} and {args.output / 'demo.png'} "
-          f"in {time.perf_counter() - start:.0f} s")
+    print(
+        f"\nwrote {args.output / 'results.json'} and {args.output / 'demo.png'} "
+        f"in {time.perf_counter() - start:.0f} s"
+    )
 
 
 def _cmd_make_synthetic(args: argparse.Namespace) -> None:
     from cmpl.data.synthetic import make_synthetic
 
-    root = make_synthetic(args.root, train_per_class=args.train_per_class, test_per_class=args.test_per_class,
-                          seed=args.seed, progress=True)
+    root = make_synthetic(
+        args.root,
+        train_per_class=args.train_per_class,
+        test_per_class=args.test_per_class,
+        seed=args.seed,
+        progress=True,
+    )
     print(f"synthetic dataset ready in {root} (train.txt, test.txt, classes.txt)")
 
 
@@ -133,8 +170,10 @@ def _cmd_split(args: argparse.Namespace) -> None:
     config = load_config(_config_path(args.config), args.overrides)
     run_dir = Path(config.train.output_dir)
     data = prepare_run_data(config, run_dir)
-    print(f"{len(data.labeled)} labeled and {len(data.unlabeled)} unlabeled videos over {data.num_classes} "
-          f"classes -> {run_dir}/labeled.txt, {run_dir}/unlabeled.txt")
+    print(
+        f"{len(data.labeled)} labeled and {len(data.unlabeled)} unlabeled videos over {data.num_classes} "
+        f"classes -> {run_dir}/labeled.txt, {run_dir}/unlabeled.txt"
+    )
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -147,8 +186,10 @@ def _cmd_train(args: argparse.Namespace) -> None:
     finally:
         distributed.cleanup()
     if distributed.is_main():
-        print(f"top-1 {results['top1']:.2f}  top-5 {results['top5']:.2f}  "
-              f"({results['num_videos']} videos) -> {config.train.output_dir}/results.json")
+        print(
+            f"top-1 {results['top1']:.2f}  top-5 {results['top5']:.2f}  "
+            f"({results['num_videos']} videos) -> {config.train.output_dir}/results.json"
+        )
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
@@ -157,8 +198,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     run = load_run(args.run_dir, args.device)
     clips, crops = args.views or (run.config.eval.num_clips, run.config.eval.num_crops)
     result, path = evaluate_run(run, args.run_dir, clips, crops)
-    print(f"top-1 {result.top1:.2f}  top-5 {result.top5:.2f}  mean class {result.mean_class_accuracy:.2f}  "
-          f"({result.num_videos} videos, {clips}x{crops} views) -> {path}")
+    print(
+        f"top-1 {result.top1:.2f}  top-5 {result.top5:.2f}  mean class {result.mean_class_accuracy:.2f}  "
+        f"({result.num_videos} videos, {clips}x{crops} views) -> {path}"
+    )
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
@@ -166,12 +209,20 @@ def _cmd_predict(args: argparse.Namespace) -> None:
 
     run = load_run(args.run_dir, args.device)
     clips, crops = args.views or (run.config.eval.num_clips, run.config.eval.num_crops)
-    for path, top in zip(args.videos, predict_videos(run, args.videos, clips, crops, args.top_k), strict=True):
+    for path, top in zip(
+        args.videos, predict_videos(run, args.videos, clips, crops, args.top_k), strict=True
+    ):
         print(json.dumps({"video": str(path), "top": [{"label": n, "prob": round(p, 4)} for n, p in top]}))
 
 
-COMMANDS = {"demo": _cmd_demo, "make-synthetic": _cmd_make_synthetic, "split": _cmd_split, "train": _cmd_train,
-            "evaluate": _cmd_evaluate, "predict": _cmd_predict}
+COMMANDS = {
+    "demo": _cmd_demo,
+    "make-synthetic": _cmd_make_synthetic,
+    "split": _cmd_split,
+    "train": _cmd_train,
+    "evaluate": _cmd_evaluate,
+    "predict": _cmd_predict,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

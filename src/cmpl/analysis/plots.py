@@ -8,9 +8,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from cmpl.engine.metrics import read_metrics  # noqa: E402
+from cmpl.engine.metrics import read_metrics
 
 __all__ = ["plot_demo"]
 
@@ -32,9 +32,13 @@ def plot_demo(summary: dict[str, Any], path: Path) -> None:
         for r in summary["runs"][m]:
             rows = [x for x in read_metrics(Path(r["run_dir"]), "train") if "pl_correct_primary" in x]
             if rows:
-                ax_pl.plot([x["step"] for x in rows], [100 * x["pl_correct_primary"] for x in rows],
-                           color=colors.get(m, "tab:orange"), alpha=0.7,
-                           label=m if r is summary["runs"][m][0] else None)
+                ax_pl.plot(
+                    [x["step"] for x in rows],
+                    [100 * x["pl_correct_primary"] for x in rows],
+                    color=colors.get(m, "tab:orange"),
+                    alpha=0.7,
+                    label=m if r is summary["runs"][m][0] else None,
+                )
     ax_pl.set_xlabel("iteration")
     ax_pl.set_ylabel("correct pseudo-labels / unlabeled clips (%)")
     ax_pl.set_title("pseudo-labels that train the primary network")

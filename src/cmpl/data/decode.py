@@ -165,9 +165,8 @@ class PyAVReader:
                 if self._container is None:
                     self._open()
                 try:
-                    self._container.seek(
-                        max(self._pts_of(wanted[0] - back), 0), stream=self._stream, backward=True
-                    )
+                    target = max(self._pts_of(wanted[0] - back), self._first_pts)
+                    self._container.seek(target, stream=self._stream, backward=True)
                 except av.FFmpegError:
                     break
                 found, first = self._scan(wanted, allow_late_start=False)

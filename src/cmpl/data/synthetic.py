@@ -9,7 +9,7 @@ from the seed. The videos are written as real H.264 files so that they travel th
 Rendering is analytic (signed distance fields on coordinate grids, 1-pixel anti-aliasing), vectorised over
 all frames at once. Each random factor has its own child generator, so two classes rendered with the same
 seed share every nuisance and every shared motion draw; motion classes are anchored at frame
-``num_frames // 2``, where classes of one motion group show identical frames (see :func:`render_video`).
+``num_frames // 2``, where paired motion classes show identical frames (see :func:`render_video`).
 
 Note: ``rotate_cw``/``rotate_ccw`` swap under a horizontal flip, so train on this data without flips.
 The translation directions are vertical (and the speed classes move left or right at random) so that the
@@ -58,7 +58,9 @@ SYNTHETIC_CLASSES: list[str] = MOTION_CLASSES + APPEARANCE_CLASSES
 
 _VERSION = 1  # bump when rendering changes so that cached datasets are regenerated
 _REFERENCE_SIZE = 40.0  # lengths and speeds below are in pixels of a 40x40 frame and scale with `size`
-_X264_OPTIONS = {"crf": "18", "preset": "veryfast", "threads": "1"}  # one thread: byte-identical output
+# Constant QP and one thread give byte-identical files: with crf, x264's SIMD macroblock-tree rate control
+# varied the output from run to run (and with what the process had encoded before).
+_X264_OPTIONS = {"qp": "20", "preset": "veryfast", "threads": "1"}
 
 Array = np.ndarray
 
@@ -77,7 +79,7 @@ class _Scene:
 
     @property
     def lo(self) -> float:
-        """Smallest object-centre coordinate that stays clear of a centre crop."""
+        """Motion classes keep the object centre within [lo, hi], so that random crops rarely cut it off."""
         return 0.18 * self.size
 
     @property
@@ -354,7 +356,7 @@ def _render_and_write(job: _Job) -> None:
     write_video(job.path, frames, job.fps)
 
 
-def _settings_match(root: Path, settings: dict) -> bool:
+def _settings_match(root: Path, settings: dict[str, object]) -> bool:
     meta = root / "synthetic.json"
     if not ((root / "train.txt").is_file() and meta.is_file()):
         return False
@@ -405,9 +407,9 @@ def make_synthetic(
     root = Path(root)
     if size < 16 or size % 2:
         raise ValueError(f"size must be an even number >= 16, got {size}")
-    if num_frames < 1 or fps < 1 or train_per_class < 0 or test_per_class < 0:
-        raise ValueError("num_frames and fps must be >= 1 and per-class counts >= 0")
-    settings = {
+    if num_frames < 1 or fps < 1 or min(train_per_class, test_per_class, seed) < 0:
+        raise ValueError("num_frames and fps must be >= 1; per-class counts and seed >= 0")
+    settings: dict[str, object] = {
         "version": _VERSION,
         "classes": SYNTHETIC_CLASSES,
         "train_per_class": train_per_class,

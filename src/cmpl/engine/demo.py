@@ -21,8 +21,13 @@ __all__ = ["DEMO_METHODS", "QUICK_OVERRIDES", "format_table", "run_demo"]
 
 DEMO_METHODS = ("supervised", "fixmatch", "cmpl")
 QUICK_OVERRIDES = [
-    "data.synthetic_train_per_class=4", "data.synthetic_test_per_class=2", "data.labeled_per_class=1",
-    "schedule.iterations=4", "schedule.warmup_iterations=1", "train.log_every=2", "eval.num_clips=1",
+    "data.synthetic_train_per_class=4",
+    "data.synthetic_test_per_class=2",
+    "data.labeled_per_class=1",
+    "schedule.iterations=4",
+    "schedule.warmup_iterations=1",
+    "train.log_every=2",
+    "eval.num_clips=1",
     "data.num_workers=0",
 ]
 
@@ -31,7 +36,7 @@ def _pseudo_label_summary(run_dir: Path, tail: float = 0.25) -> dict[str, float]
     """Mean pseudo-label quantity (mask) and accuracy of the primary network's targets over the last
     ``tail`` of training, where the numbers have settled."""
     rows = read_metrics(run_dir, "train")
-    rows = rows[int(len(rows) * (1 - tail)):] or rows
+    rows = rows[int(len(rows) * (1 - tail)) :] or rows
     out = {}
     for key in ("pl_mask_primary", "pl_accuracy_primary", "pl_correct_primary"):
         values = [r[key] for r in rows if key in r]
@@ -40,19 +45,28 @@ def _pseudo_label_summary(run_dir: Path, tail: float = 0.25) -> dict[str, float]
     return out
 
 
-def run_demo(preset: Path, output: Path, seeds: Iterable[int], quick: bool = False,
-             overrides: Iterable[str] = ()) -> dict[str, Any]:
+def run_demo(
+    preset: Path, output: Path, seeds: Iterable[int], quick: bool = False, overrides: Iterable[str] = ()
+) -> dict[str, Any]:
     """Train every method for every seed, then write ``results.json`` and ``demo.png`` into ``output``."""
     extra = [*(QUICK_OVERRIDES if quick else []), *overrides]
     runs: dict[str, list[dict[str, Any]]] = {m: [] for m in DEMO_METHODS}
     for seed in seeds:
         for method in DEMO_METHODS:
             run_dir = output / f"{method}_seed{seed}"
-            config = load_config(preset, [*extra, f"method.name={method}", f"train.seed={seed}",
-                                          f"train.output_dir={run_dir}"])
+            config = load_config(
+                preset, [*extra, f"method.name={method}", f"train.seed={seed}", f"train.output_dir={run_dir}"]
+            )
             result = Trainer(config).fit()
-            runs[method].append({"seed": seed, "top1": result["top1"], "top5": result["top5"],
-                                 "run_dir": str(run_dir), **_pseudo_label_summary(run_dir)})
+            runs[method].append(
+                {
+                    "seed": seed,
+                    "top1": result["top1"],
+                    "top5": result["top5"],
+                    "run_dir": str(run_dir),
+                    **_pseudo_label_summary(run_dir),
+                }
+            )
     summary: dict[str, Any] = {"methods": {}, "runs": runs, "overrides": extra}
     for method, rows in runs.items():
         top1 = [r["top1"] for r in rows]
@@ -69,8 +83,10 @@ def run_demo(preset: Path, output: Path, seeds: Iterable[int], quick: bool = Fal
 
 
 def format_table(summary: dict[str, Any]) -> str:
-    lines = [f"{'method':<11} {'top-1 (mean ± std)':>19} {'pseudo-labels used':>19} {'their accuracy':>15}",
-             "-" * 67]
+    lines = [
+        f"{'method':<11} {'top-1 (mean ± std)':>19} {'pseudo-labels used':>19} {'their accuracy':>15}",
+        "-" * 67,
+    ]
     for method, e in summary["methods"].items():
         used = f"{e['pseudo_label_mask']:.1f} %" if "pseudo_label_mask" in e else "-"
         acc = f"{e['pseudo_label_accuracy']:.1f} %" if "pseudo_label_accuracy" in e else "-"

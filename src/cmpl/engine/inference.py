@@ -36,8 +36,15 @@ class TrainedRun:
     def test_clips(self, records: list[VideoRecord], num_clips: int, num_crops: int) -> TestClips:
         e = self.config.eval
         spec = clip_specs(self.config, ("primary",))[0]
-        return TestClips(records, spec, num_clips=num_clips, num_crops=num_crops, short_side=e.short_side,
-                         crop_size=e.crop_size, backend=self.config.data.backend)
+        return TestClips(
+            records,
+            spec,
+            num_clips=num_clips,
+            num_crops=num_crops,
+            short_side=e.short_side,
+            crop_size=e.crop_size,
+            backend=self.config.data.backend,
+        )
 
 
 def load_run(run_dir: Path, device: str = "auto") -> TrainedRun:
@@ -51,24 +58,42 @@ def load_run(run_dir: Path, device: str = "auto") -> TrainedRun:
     return TrainedRun(config, names, method.primary.to(dev).eval(), dev)
 
 
-def evaluate_run(run: TrainedRun, run_dir: Path, num_clips: int, num_crops: int, progress: bool = True
-                 ) -> tuple[EvalResult, Path]:
+def evaluate_run(
+    run: TrainedRun, run_dir: Path, num_clips: int, num_crops: int, progress: bool = True
+) -> tuple[EvalResult, Path]:
     """Evaluate on the configured test set and write ``results_<clips>x<crops>.json`` beside the run."""
     records = load_dataset(run.config, "test").records
     if run.config.eval.max_videos:
         records = records[: run.config.eval.max_videos]
-    result = evaluate(run.primary, run.test_clips(records, num_clips, num_crops),
-                      num_classes=len(run.class_names), device=run.device, normalize=ClipAugment().normalize,
-                      batch_size=run.config.eval.batch_size, num_workers=run.config.data.num_workers,
-                      amp=run.amp, progress=progress)
+    result = evaluate(
+        run.primary,
+        run.test_clips(records, num_clips, num_crops),
+        num_classes=len(run.class_names),
+        device=run.device,
+        normalize=ClipAugment().normalize,
+        batch_size=run.config.eval.batch_size,
+        num_workers=run.config.data.num_workers,
+        amp=run.amp,
+        progress=progress,
+    )
     out = run_dir / f"results_{num_clips}x{num_crops}.json"
-    out.write_text(json.dumps({"class_names": run.class_names, "num_clips": num_clips, "num_crops": num_crops,
-                               **result.to_dict()}, indent=1))
+    out.write_text(
+        json.dumps(
+            {
+                "class_names": run.class_names,
+                "num_clips": num_clips,
+                "num_crops": num_crops,
+                **result.to_dict(),
+            },
+            indent=1,
+        )
+    )
     return result, out
 
 
-def predict_videos(run: TrainedRun, paths: list[Path], num_clips: int, num_crops: int, top_k: int
-                   ) -> list[list[tuple[str, float]]]:
+def predict_videos(
+    run: TrainedRun, paths: list[Path], num_clips: int, num_crops: int, top_k: int
+) -> list[list[tuple[str, float]]]:
     """Top-k (class name, probability) per video, with the same multi-view protocol as evaluation."""
     dataset = run.test_clips([VideoRecord(Path(p), -1) for p in paths], num_clips, num_crops)
     normalize = ClipAugment().normalize
@@ -77,6 +102,7 @@ def predict_videos(run: TrainedRun, paths: list[Path], num_clips: int, num_crops
         clips = dataset[i]["clips"].unsqueeze(0).to(run.device)
         probs = predict_video_probs(run.primary, clips, normalize, run.amp)[0]
         top = probs.topk(min(top_k, len(run.class_names)))
-        answers.append([(run.class_names[j], p) for p, j in zip(top.values.tolist(), top.indices.tolist(),
-                                                                    strict=True)])
+        answers.append(
+            [(run.class_names[j], p) for p, j in zip(top.values.tolist(), top.indices.tolist(), strict=True)]
+        )
     return answers

@@ -182,7 +182,9 @@ class Trainer:
             dynamic_ncols=True,
         )
         self.method.train()
-        clips_per_step = c.train.labeled_batch * (1 + (c.method.unlabeled_ratio if unlabeled_stream else 0))
+        clips_per_step = c.train.labeled_batch * (
+            1 + (c.method.unlabeled_ratio if unlabeled_stream is not None else 0)
+        )
         window_start, window_steps = time.perf_counter(), 0
         while self.progress.iteration < total:
             logs = self._train_step(labeled_stream, unlabeled_stream)

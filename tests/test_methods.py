@@ -1,0 +1,141 @@
+"""Methods end to end on hand-made logits: Eq. 1 for FixMatch, Eq. 2-6 for CMPL (cross direction included)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cmpl.config import ConfigError, load_config
+from cmpl.methods import LabeledBatch, UnlabeledBatch, build_method
+from cmpl.methods.cmpl import CMPL
+from cmpl.methods.fixmatch import FixMatch
+
+K = 3
+
+
+class Echo(nn.Module):
+    """A 'network' whose logits are the first K numbers of its input, so tests choose every prediction."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)[:, :K] * self.scale
+
+
+def _clips(logits: list[list[float]]) -> torch.Tensor:
+    return torch.tensor(logits).view(len(logits), K, 1, 1, 1)
+
+
+CONFIDENT = [8.0, 0.0, 0.0]  # softmax max ~0.9993
+UNSURE = [0.3, 0.2, 0.1]
+
+
+def _ce(rows: list[list[float]], targets: list[int]) -> torch.Tensor:
+    return F.cross_entropy(torch.tensor(rows), torch.tensor(targets), reduction="none")
+
+
+def _config(**method):
+    return load_config(None, [f"method.{k}={v}" for k, v in method.items()])
+
+
+def test_fixmatch_matches_eq1():
+    cfg = _config(name="fixmatch", threshold=0.9, unlabeled_weight=5)
+    method = FixMatch({"primary": Echo()}, cfg)
+    lab = [[1.0, 2.0, 0.0]]
+    weak = [CONFIDENT, UNSURE, [0.0, 0.0, 9.0]]
+    strong = [[0.5, 0.1, 0.0], [1.0, 1.0, 1.0], [0.0, 2.0, 0.0]]
+    out = method.training_step(
+        LabeledBatch({"primary": _clips(lab)}, torch.tensor([1])),
+        UnlabeledBatch({"primary": _clips(weak)}, {"primary": _clips(strong)}, torch.tensor([0, 1, 1])),
+    )
+    sup = _ce(lab, [1]).mean()
+    unsup = (_ce([strong[0]], [0]).sum() + _ce([strong[2]], [2]).sum()) / 3  # item 1 masked, still counted
+    assert out.loss.item() == pytest.approx((sup + 5 * unsup).item(), rel=1e-5)
+    assert out.logs["pl_mask_primary"].item() == pytest.approx(2 / 3)
+    assert out.logs["pl_accuracy_primary"].item() == pytest.approx(0.5)  # item 2 labelled 2, truth 1
+
+
+def test_cmpl_uses_the_other_networks_labels():
+    cfg = _config(name="cmpl", threshold=0.9, unlabeled_weight=2)
+    method = CMPL({"primary": Echo(), "auxiliary": Echo()}, cfg)
+    lab_f, lab_a = [[0.0, 1.0, 0.0]], [[2.0, 0.0, 0.0]]
+    # F is sure of class 0 on item 0; A is sure of class 2 on item 1. Nobody is sure of item 2.
+    weak_f = [CONFIDENT, UNSURE, UNSURE]
+    weak_a = [UNSURE, [0.0, 0.0, 8.0], UNSURE]
+    strong_f = [[0.1, 0.2, 0.3], [0.4, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    strong_a = [[0.3, 0.3, 0.0], [0.0, 0.5, 0.2], [0.0, 1.0, 0.0]]
+    out = method.training_step(
+        LabeledBatch({"primary": _clips(lab_f), "auxiliary": _clips(lab_a)}, torch.tensor([1])),
+        UnlabeledBatch(
+            {"primary": _clips(weak_f), "auxiliary": _clips(weak_a)},
+            {"primary": _clips(strong_f), "auxiliary": _clips(strong_a)},
+        ),
+    )
+    l_s_f, l_s_a = _ce(lab_f, [1]).mean(), _ce(lab_a, [1]).mean()
+    l_u_f = _ce([strong_f[1]], [2]).sum() / 3  # F learns A's label (class 2) on item 1 only
+    l_u_a = _ce([strong_a[0]], [0]).sum() / 3  # A learns F's label (class 0) on item 0 only
+    expected = l_s_f + l_s_a + 2 * (l_u_f + l_u_a)
+    assert out.logs["loss_unsup_primary"].item() == pytest.approx(l_u_f.item(), rel=1e-5)
+    assert out.logs["loss_unsup_auxiliary"].item() == pytest.approx(l_u_a.item(), rel=1e-5)
+    assert out.loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_cmpl_gradients_flow_through_strong_views_only():
+    cfg = _config(name="cmpl")
+    f, a = Echo(), Echo()
+    method = CMPL({"primary": f, "auxiliary": a}, cfg)
+    weak = _clips([UNSURE, UNSURE])
+    out = method.training_step(
+        LabeledBatch({"primary": _clips([UNSURE]), "auxiliary": _clips([UNSURE])}, torch.tensor([0])),
+        UnlabeledBatch({"primary": weak, "auxiliary": weak}, {"primary": weak, "auxiliary": weak}),
+    )
+    assert out.logs["loss_unsup_primary"].item() == 0.0 and out.logs["loss_unsup_auxiliary"].item() == 0.0
+    out.loss.backward()
+    assert f.scale.grad is not None and a.scale.grad is not None
+
+
+def test_ablation_switches_remove_auxiliary_terms():
+    base = dict(lab=[[0.0, 1.0, 0.0]], weak=[CONFIDENT], strong=[[0.2, 0.1, 0.0]])
+    losses = {}
+    for flags in [(True, True), (False, True), (True, False)]:
+        cfg = _config(name="cmpl", auxiliary_supervised=flags[0], auxiliary_unsupervised=flags[1])
+        method = CMPL({"primary": Echo(), "auxiliary": Echo()}, cfg)
+        clips = {k: _clips(v) for k, v in base.items()}
+        out = method.training_step(
+            LabeledBatch({"primary": clips["lab"], "auxiliary": clips["lab"]}, torch.tensor([2])),
+            UnlabeledBatch(
+                {"primary": clips["weak"], "auxiliary": clips["weak"]},
+                {"primary": clips["strong"], "auxiliary": clips["strong"]},
+            ),
+        )
+        losses[flags] = out
+    full = losses[(True, True)]
+    no_sup = losses[(False, True)].loss.item()
+    no_unsup = losses[(True, False)].loss.item()
+    assert no_sup == pytest.approx(full.loss.item() - full.logs["loss_sup_auxiliary"].item(), rel=1e-5)
+    assert no_unsup == pytest.approx(
+        full.loss.item() - 5 * full.logs["loss_unsup_auxiliary"].item(), rel=1e-5
+    )
+
+
+def test_build_method_roles_and_shared_weights():
+    cfg = load_config(None, ["method.name=cmpl", "model.primary=r10_w0.125", "model.auxiliary=r10_w0.125"])
+    method = build_method(cfg, num_classes=4)
+    assert set(method.networks) == {"primary", "auxiliary"}
+    assert method.networks["primary"] is not method.networks["auxiliary"]
+    shared = build_method(
+        load_config(None, ["method.name=cmpl", "method.share_weights=true", "model.primary=r10_w0.125"]), 4
+    )
+    assert shared.networks["primary"] is shared.networks["auxiliary"]
+    assert sum(p.numel() for p in shared.parameters()) == sum(p.numel() for p in shared.primary.parameters())
+    sup = build_method(load_config(None, ["method.name=supervised", "model.primary=r10_w0.125"]), 4)
+    assert set(sup.networks) == {"primary"} and not sup.uses_unlabeled
+
+
+def test_unknown_method_is_a_config_error():
+    with pytest.raises(ConfigError, match="method.name"):
+        build_method(load_config(None, ["method.name=mixmatch"]), 4)

@@ -1,0 +1,197 @@
+"""Tests for the embedded synthetic action-video dataset (tiny settings so the file runs in seconds)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from cmpl.data import synthetic
+from cmpl.data.synthetic import (
+    APPEARANCE_CLASSES,
+    MOTION_CLASSES,
+    SYNTHETIC_CLASSES,
+    make_synthetic,
+    render_video,
+    write_video,
+)
+
+SMALL = {"train_per_class": 2, "test_per_class": 1, "size": 32, "num_frames": 24, "fps": 25, "seed": 3}
+
+
+def _make(root: Path, **overrides: object) -> Path:
+    return make_synthetic(root, **{**SMALL, "workers": 1, **overrides})
+
+
+def _list(path: Path) -> list[tuple[str, int]]:
+    return [(rel, int(label)) for rel, label in (line.split() for line in path.read_text().splitlines())]
+
+
+def _decode(path: Path) -> tuple[np.ndarray, av.video.stream.VideoStream]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(stream)])
+        return frames, stream
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_classes_split_into_motion_and_appearance_groups() -> None:
+    assert SYNTHETIC_CLASSES == MOTION_CLASSES + APPEARANCE_CLASSES
+    assert len(set(SYNTHETIC_CLASSES)) == len(SYNTHETIC_CLASSES) == 12
+
+
+def test_layout_lists_and_labels(tmp_path: Path) -> None:
+    root = _make(tmp_path / "syn")
+    assert (root / "classes.txt").read_text().splitlines() == SYNTHETIC_CLASSES
+    for split, per_class in (("train", 2), ("test", 1)):
+        entries = _list(root / f"{split}.txt")
+        assert len(entries) == per_class * len(SYNTHETIC_CLASSES)
+        for rel, label in entries:
+            assert rel.startswith(f"videos/{SYNTHETIC_CLASSES[label]}/{split}_") and rel.endswith(".mp4")
+            assert (root / rel).stat().st_size > 0
+        labels = [label for _, label in entries]
+        assert all(labels.count(c) == per_class for c in range(len(SYNTHETIC_CLASSES)))
+    assert len(list((root / "videos").rglob("*.mp4"))) == 3 * len(SYNTHETIC_CLASSES)
+    assert json.loads((root / "synthetic.json").read_text())["train_per_class"] == 2
+
+
+def test_videos_decode_to_the_rendered_class_content(tmp_path: Path) -> None:
+    root = _make(tmp_path / "syn")
+    for i, (rel, label) in enumerate(_list(root / "test.txt")):
+        frames, stream = _decode(root / rel)
+        assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
+        assert frames.shape == (24, 32, 32, 3)
+        assert stream.frames == 24 and stream.average_rate == 25
+        # documented seed convention: test split is 1, index within the class is 0
+        expected = render_video(
+            SYNTHETIC_CLASSES[label], (SMALL["seed"], 1, label, 0), size=32, num_frames=24
+        )
+        other = render_video(SYNTHETIC_CLASSES[label], (SMALL["seed"], 1, label, 1), size=32, num_frames=24)
+        err = np.abs(frames.astype(np.int16) - expected).mean()
+        assert err < 10, (rel, err)  # compression loss (mostly of the pixel noise) only
+        assert np.abs(frames.astype(np.int16) - other).mean() > 3 * err, (rel, i)
+
+
+def test_same_seed_gives_identical_bytes_for_any_worker_count(tmp_path: Path) -> None:
+    a = _tree(_make(tmp_path / "a", workers=1))
+    b = _tree(_make(tmp_path / "b", workers=2))
+    assert a == b
+    c = _tree(_make(tmp_path / "c", seed=SMALL["seed"] + 1))
+    assert c["train.txt"] == a["train.txt"]
+    assert all(c[k] != a[k] for k in a if k.endswith(".mp4"))
+
+
+def test_idempotent_then_regenerates_on_new_settings(tmp_path: Path) -> None:
+    root = _make(tmp_path / "syn")
+    stamps = {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+    assert _make(root) == root
+    assert {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()} == stamps
+
+    _make(root, train_per_class=1)
+    assert len(_list(root / "train.txt")) == len(SYNTHETIC_CLASSES)
+    assert not list((root / "videos").rglob("train_0001.mp4"))  # stale videos of the old settings are gone
+    assert json.loads((root / "synthetic.json").read_text())["train_per_class"] == 1
+
+
+@pytest.mark.parametrize(
+    "pair", [("move_up", "move_down"), ("slide_slow", "slide_fast"), ("rotate_cw", "rotate_ccw")]
+)
+def test_motion_pairs_differ_only_in_motion(pair: tuple[str, str]) -> None:
+    num_frames = 32
+    anchor = num_frames // 2
+    for seed in range(3):
+        a, b = (render_video(name, seed, size=40, num_frames=num_frames) for name in pair)
+        np.testing.assert_array_equal(a[anchor], b[anchor])  # same look, same place at the anchor frame
+        differs = (a != b).any(axis=-1)  # (T, H, W)
+        assert differs[[0, -1]].any(axis=(1, 2)).all()  # ...but they move apart
+        assert differs.mean(axis=(1, 2)).max() < 0.3  # only the object's pixels differ
+
+
+def test_appearance_classes_differ_only_in_look() -> None:
+    for seed in range(3):
+        videos = {name: render_video(name, seed, size=40, num_frames=24) for name in APPEARANCE_CLASSES}
+        centroids = []
+        for name in APPEARANCE_CLASSES[1:]:
+            differs = (videos["circle"] != videos[name]).any(axis=-1)
+            assert differs.any(axis=(1, 2)).all() and differs.mean(axis=(1, 2)).max() < 0.25
+            ys, xs = np.mgrid[0:40, 0:40]
+            weight = differs.sum(axis=(1, 2))
+            centroids.append(
+                np.stack([(differs * ys).sum((1, 2)) / weight, (differs * xs).sum((1, 2)) / weight])
+            )
+        for c1, c2 in itertools.combinations(centroids, 2):
+            assert np.abs(c1 - c2).max() < 3.5  # all differences sit on one shared trajectory
+
+
+def test_objects_stand_out_from_the_background() -> None:
+    for seed in range(4):
+        circle = render_video("circle", seed, size=40, num_frames=8).astype(np.int16)
+        square = render_video("square", seed, size=40, num_frames=8).astype(np.int16)
+        # pixels inside one shape and not the other: object colour against background
+        gap = np.abs(circle - square).max(axis=-1)
+        assert np.percentile(gap[gap > 0], 90) > 50
+
+
+def test_motion_rules_read_at_both_strides() -> None:
+    scene = synthetic._scene(40, 72)
+    for seed in range(5):
+        u = np.random.default_rng(seed).random(5).tolist()
+
+        def track(name: str, u: list[float] = u, seed: int = seed) -> synthetic._Motion:
+            return synthetic._motion(name, u, np.random.default_rng(seed), scene)
+
+        assert np.all(np.diff(track("move_up").cy) < 0) and np.all(np.diff(track("move_down").cy) > 0)
+        slow = np.abs(np.diff(track("slide_slow").cx)).mean()
+        fast = np.abs(np.diff(track("slide_fast").cx)).mean()
+        assert 8 * slow > 0.9 and fast > 2 * slow  # slow still moves a pixel per stride-8 step
+        cw, ccw = np.diff(track("rotate_cw").angle), np.diff(track("rotate_ccw").angle)
+        assert np.all(cw > 0) and np.all(ccw < 0)
+        assert 4 * cw.max() < math.pi / 2 and 8 * cw.max() < math.pi  # clear at stride 4, still < half a turn
+        velocity = np.diff(track("oscillate").cy)
+        assert (np.diff(np.sign(velocity)) != 0).sum() >= 4  # turns back and forth within 72 frames
+        for name in MOTION_CLASSES:
+            m = track(name)
+            assert m.cx.min() >= 0 and m.cx.max() < 40 and m.cy.min() >= 0 and m.cy.max() < 40
+
+
+def test_rejects_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown synthetic class"):
+        render_video("jump", 0)
+    with pytest.raises(ValueError, match="even"):
+        write_video(tmp_path / "odd.mp4", np.zeros((2, 31, 32, 3), np.uint8), 25)
+    with pytest.raises(ValueError, match="uint8"):
+        write_video(tmp_path / "float.mp4", np.zeros((2, 32, 32, 3), np.float32), 25)
+    with pytest.raises(ValueError, match="size"):
+        make_synthetic(tmp_path / "bad", size=33)
+
+
+def test_write_video_round_trip(tmp_path: Path) -> None:
+    frames = np.zeros((10, 24, 32, 3), np.uint8)
+    frames[:, :, :, 0] = np.linspace(0, 250, 10, dtype=np.uint8)[:, None, None]
+    write_video(tmp_path / "ramp.mp4", frames, fps=10)
+    decoded, stream = _decode(tmp_path / "ramp.mp4")
+    assert decoded.shape == frames.shape and stream.average_rate == 10
+    assert np.abs(decoded.astype(np.int16) - frames).mean() < 4
+
+
+def test_readable_through_the_project_decoder_and_list_reader(tmp_path: Path) -> None:
+    decode = pytest.importorskip("cmpl.data.decode")
+    annotations = pytest.importorskip("cmpl.data.annotations")
+    root = _make(tmp_path / "syn")
+    names = annotations.read_class_names(root / "classes.txt")
+    ann = annotations.read_path_label_list(root / "train.txt", class_names=names)
+    assert ann.class_names == SYNTHETIC_CLASSES and len(ann.records) == 2 * len(SYNTHETIC_CLASSES)
+    record = ann.records[-1]
+    with decode.open_video(record.path) as video:
+        assert (video.meta.num_frames, video.meta.width, video.meta.height) == (24, 32, 32)
+        clip = video.read([0, 8, 16, 23])
+    full, _ = _decode(record.path)
+    np.testing.assert_array_equal(clip, full[[0, 8, 16, 23]])

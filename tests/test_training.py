@@ -1,0 +1,131 @@
+"""The trainer end to end on tiny synthetic videos: run directory contents, resume, evaluate, predict."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from cmpl.cli import main
+from cmpl.config import load_config
+from cmpl.engine.checkpoint import load_checkpoint
+from cmpl.engine.metrics import read_metrics
+from cmpl.engine.trainer import Trainer
+from tests.conftest import fast_overrides
+
+
+@pytest.fixture(scope="module")
+def cmpl_run(tiny_synthetic, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "cmpl"
+    config = load_config(None, fast_overrides(tiny_synthetic, run_dir))
+    return run_dir, Trainer(config).fit()
+
+
+def test_run_directory_holds_everything(cmpl_run):
+    run_dir, results = cmpl_run
+    for name in (
+        "config.yaml",
+        "classes.txt",
+        "labeled.txt",
+        "unlabeled.txt",
+        "metrics.jsonl",
+        "results.json",
+        "checkpoints/last.pt",
+    ):
+        assert (run_dir / name).is_file(), name
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    labeled = (run_dir / "labeled.txt").read_text().splitlines()
+    assert len(labeled) == 12  # one per class
+    assert len((run_dir / "unlabeled.txt").read_text().splitlines()) == 12 * 3
+    saved = json.loads((run_dir / "results.json").read_text())
+    assert saved["num_videos"] == 24 and len(saved["per_class_accuracy"]) == 12
+    assert sum(map(sum, saved["confusion"])) == 24
+    assert 0 <= saved["top1"] <= saved["top5"] <= 100
+    assert results["top1"] == saved["top1"]
+
+
+def test_metrics_log_every_loss_and_pseudo_label_quality(cmpl_run):
+    run_dir, _ = cmpl_run
+    rows = read_metrics(run_dir, "train")
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    for key in (
+        "loss",
+        "loss_sup_primary",
+        "loss_sup_auxiliary",
+        "loss_unsup_primary",
+        "loss_unsup_auxiliary",
+        "pl_mask_primary",
+        "pl_mask_auxiliary",
+        "pl_accuracy_primary",
+        "lr",
+        "clips_per_s",
+    ):
+        assert key in rows[-1], key
+    lrs = [r["lr"] for r in rows]
+    assert lrs[0] > lrs[-1]  # cosine decay after warm-up
+    assert read_metrics(run_dir, "eval")[-1]["step"] == 4
+
+
+def test_resume_continues_from_the_checkpoint(tiny_synthetic, tmp_path):
+    run_dir = tmp_path / "resume"
+    Trainer(load_config(None, fast_overrides(tiny_synthetic, run_dir, "fixmatch", iterations=2))).fit()
+    first = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    assert first["iteration"] == 2
+    trainer = Trainer(
+        load_config(None, fast_overrides(tiny_synthetic, run_dir, "fixmatch", iterations=4)), resume=True
+    )
+    assert trainer.progress.iteration == 2
+    for key, value in first["method"].items():
+        assert torch.equal(trainer.method.state_dict()[key].cpu(), value), key
+    trainer.fit()
+    assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["iteration"] == 4
+    assert [r["step"] for r in read_metrics(run_dir, "train")] == [1, 2, 3, 4]
+
+
+def test_cli_evaluate_and_predict(cmpl_run, capsys):
+    run_dir, _ = cmpl_run
+    assert main(["evaluate", str(run_dir), "--views", "1x3", "--device", "cpu"]) == 0
+    out = json.loads((run_dir / "results_1x3.json").read_text())
+    assert out["num_crops"] == 3 and out["num_videos"] == 24
+    video = sorted((run_dir.parent.parent).glob("**/videos/circle/test_0000.mp4"))
+    video = video or [line.split()[0] for line in (run_dir / "unlabeled.txt").read_text().splitlines()[:1]]
+    capsys.readouterr()
+    target = str(video[0]) if str(video[0]).startswith("/") else str(run_dir / video[0])
+    assert main(["predict", str(run_dir), target, "--top-k", "3", "--views", "1x1"]) == 0
+    answer = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert len(answer["top"]) == 3
+    assert abs(sum(t["prob"] for t in answer["top"])) <= 1.0 + 1e-3
+
+
+def test_cli_reports_a_bad_key_in_one_line(capsys):
+    assert main(["train", "demo", "method.treshold=0.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: method.treshold: unknown key") and "\n" not in err
+
+
+def test_demo_quick_writes_table_json_and_plot(tiny_synthetic, tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert (
+        main(
+            [
+                "demo",
+                "--quick",
+                "--seeds",
+                "1",
+                "--output",
+                str(out),
+                f"data.root={tiny_synthetic}",
+                "train.progress=false",
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    for method in ("supervised", "fixmatch", "cmpl"):
+        assert method in printed
+    summary = json.loads((out / "results.json").read_text())
+    assert set(summary["methods"]) == {"supervised", "fixmatch", "cmpl"}
+    assert "pseudo_label_mask" in summary["methods"]["cmpl"]
+    assert "pseudo_label_mask" not in summary["methods"]["supervised"]
+    assert (out / "demo.png").stat().st_size > 10_000
