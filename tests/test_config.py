@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
 from cmpl.config import Config, ConfigError, config_to_dict, load_config, save_config
+from cmpl.engine.optim import resolve_iterations
 
 
 def test_defaults_follow_the_paper():
@@ -76,3 +79,49 @@ def test_saved_config_round_trips(tmp_path):
     assert again == c
     assert yaml.safe_load((tmp_path / "config.yaml").read_text()) == config_to_dict(c)
     assert isinstance(again, Config)
+
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in CONFIGS.rglob("*.yaml") if not p.name.startswith("_")),
+    ids=lambda p: str(p.relative_to(CONFIGS)),
+)
+def test_every_shipped_config_loads(path):
+    c = load_config(path)
+    assert c.method.name in ("supervised", "fixmatch", "cmpl")
+    assert c.schedule.epochs > 0 and c.model.primary in ("r50", "r18")
+
+
+def test_paper_recipes_differ_where_the_paper_says():
+    ucf = load_config(CONFIGS / "ucf101" / "cmpl_r50_1pct.yaml")
+    k400 = load_config(CONFIGS / "kinetics400" / "cmpl_r50_1pct.yaml")
+    k400_10 = load_config(CONFIGS / "kinetics400" / "cmpl_r50_10pct.yaml")
+    assert (ucf.optim.weight_decay, k400.optim.weight_decay) == (1e-3, 1e-4)
+    assert (ucf.data.labeled_per_class, k400.data.labeled_per_class, k400_10.data.labeled_per_class) == (
+        1,
+        6,
+        60,
+    )
+    assert (k400.method.unlabeled_weight, k400_10.method.unlabeled_weight) == (5.0, 2.0)
+    assert (k400.eval.num_clips, k400.eval.num_crops, k400.eval.crop_size) == (10, 3, 256)
+
+
+def test_base_chain_merges_sections_and_detects_loops(tmp_path):
+    (tmp_path / "a.yaml").write_text("method:\n  threshold: 0.7\n  unlabeled_weight: 3\n")
+    (tmp_path / "b.yaml").write_text("_base_: a.yaml\nmethod:\n  threshold: 0.8\n")
+    c = load_config(tmp_path / "b.yaml")
+    assert (c.method.threshold, c.method.unlabeled_weight) == (0.8, 3.0)
+    (tmp_path / "a.yaml").write_text("_base_: b.yaml\n")
+    with pytest.raises(ConfigError, match="loops"):
+        load_config(tmp_path / "b.yaml")
+
+
+def test_epochs_become_iterations_over_the_unlabeled_set():
+    c = load_config(None, ["schedule.epochs=2", "schedule.warmup_iterations=3", "train.labeled_batch=2"])
+    resolved = resolve_iterations(c, num_items=1000, global_batch=2 * 5 * 4)
+    assert resolved.schedule.iterations == 50 and resolved.schedule.epochs == 0
+    with pytest.raises(ConfigError, match="warmup"):
+        resolve_iterations(c, num_items=10, global_batch=40)

@@ -137,5 +137,5 @@ def test_build_method_roles_and_shared_weights():
 
 
 def test_unknown_method_is_a_config_error():
-    with pytest.raises(ConfigError, match="method.name"):
+    with pytest.raises(ConfigError, match=r"method\.name"):
         build_method(load_config(None, ["method.name=mixmatch"]), 4)

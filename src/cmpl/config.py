@@ -78,7 +78,7 @@ class ModelConfig:
 class MethodConfig:
     """Which algorithm trains and its hyper-parameters (paper Eq. 1-6, Sec. 4.1, Tables 2, 6, A2)."""
 
-    name: str = field(default="cmpl", metadata=_choice("supervised", "fixmatch", "cmpl"))
+    name: str = "cmpl"  # a registered method (cmpl.methods): supervised, fixmatch, cmpl
     threshold: float = field(default=0.9, metadata=_range(0, 1))
     unlabeled_weight: float = field(default=5.0, metadata=_range(0))
     unlabeled_ratio: int = field(default=5, metadata=_range(1))
@@ -103,9 +103,16 @@ class OptimConfig:
 
 @dataclass
 class ScheduleConfig:
-    """Iteration-driven cosine schedule with linear warm-up."""
+    """Iteration-driven cosine schedule with linear warm-up.
+
+    ``epochs`` > 0 sets ``iterations`` at the start of a run from the data: one epoch is one pass of the
+    global unlabeled batch (``labeled_batch * unlabeled_ratio * GPUs``) over the unlabeled set, for every
+    method, so that the supervised baseline gets the same number of steps as FixMatch and CMPL and a config
+    keeps its meaning on any number of GPUs. The resolved count is saved with the run.
+    """
 
     iterations: int = field(default=1000, metadata=_range(1))
+    epochs: float = field(default=0.0, metadata=_range(0))  # > 0: iterations = epochs over the unlabeled set
     warmup_iterations: int = field(default=0, metadata=_range(0))
     final_lr_ratio: float = field(default=0.0, metadata=_range(0, 1))
 
@@ -264,17 +271,35 @@ def apply_overrides(values: dict[str, Any], overrides: typing.Iterable[str]) -> 
     return values
 
 
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        both_dicts = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _merge(merged[key], value) if both_dicts else value
+    return merged
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A YAML mapping; ``_base_: other.yaml`` (relative to this file) is read first and overridden here."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    if path.resolve() in seen:
+        raise ConfigError(f"{path}: _base_ chain loops back to itself")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    base = values.pop("_base_", None)
+    if base is None:
+        return values
+    return _merge(_read_yaml(path.parent / str(base), (*seen, path.resolve())), values)
+
+
 def load_config(path: str | Path | None = None, overrides: typing.Iterable[str] = ()) -> Config:
-    """Read a YAML file (or nothing: defaults), apply overrides, validate."""
-    values: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: config file not found")
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    """Read a YAML file (or nothing: defaults) with its ``_base_`` chain, apply overrides, validate."""
+    values = _read_yaml(Path(path)) if path is not None else {}
     config = _build(Config, apply_overrides(values, overrides), "")
     _check_consistency(config)
     return config
@@ -294,7 +319,7 @@ def _check_consistency(config: Config) -> None:
         )
     if config.eval.short_side < config.eval.crop_size:
         raise ConfigError(f"eval.short_side: {config.eval.short_side} is smaller than eval.crop_size")
-    if config.schedule.warmup_iterations >= config.schedule.iterations:
+    if config.schedule.epochs == 0 and config.schedule.warmup_iterations >= config.schedule.iterations:
         raise ConfigError("schedule.warmup_iterations: must be below schedule.iterations")
 
 

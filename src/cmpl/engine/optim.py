@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
 from torch import nn
 
-from cmpl.config import Config
+from cmpl.config import Config, ConfigError
 
-__all__ = ["build_optimizer", "build_scheduler", "scaled_lr"]
+__all__ = ["build_optimizer", "build_scheduler", "resolve_iterations", "scaled_lr"]
 
 
 def scaled_lr(config: Config, world_size: int) -> float:
@@ -40,3 +41,18 @@ def build_scheduler(optimizer: torch.optim.Optimizer, config: Config) -> torch.o
         return s.final_lr_ratio + (1 - s.final_lr_ratio) * cosine
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def resolve_iterations(config: Config, num_items: int, global_batch: int) -> Config:
+    """Turn ``schedule.epochs`` into an iteration count over ``num_items`` videos at ``global_batch``."""
+    s = config.schedule
+    if s.epochs == 0:
+        return config
+    iterations = max(1, math.ceil(s.epochs * num_items / global_batch))
+    if s.warmup_iterations >= iterations:
+        raise ConfigError(
+            f"schedule.warmup_iterations: {s.warmup_iterations} is not below the {iterations} "
+            f"iterations that schedule.epochs={s.epochs} gives"
+        )
+    schedule = dataclasses.replace(s, iterations=iterations, epochs=0.0)
+    return dataclasses.replace(config, schedule=schedule)

@@ -21,7 +21,7 @@ from cmpl.engine import distributed
 from cmpl.engine.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from cmpl.engine.evaluate import EvalResult, evaluate
 from cmpl.engine.metrics import MetricWriter, RunningMean
-from cmpl.engine.optim import build_optimizer, build_scheduler
+from cmpl.engine.optim import build_optimizer, build_scheduler, resolve_iterations
 from cmpl.engine.run_data import RunData, prepare_run_data
 from cmpl.engine.streams import endless_loader
 from cmpl.methods import LabeledBatch, Method, UnlabeledBatch, build_method
@@ -69,6 +69,8 @@ class Trainer:
         torch.manual_seed(config.train.seed + self.rank)
 
         self.data: RunData = prepare_run_data(config, self.run_dir, reuse_split=resume)
+        unlabeled_batch = config.train.labeled_batch * config.method.unlabeled_ratio * self.world
+        config = self.config = resolve_iterations(config, len(self.data.unlabeled), unlabeled_batch)
         self.method: Method = build_method(config, self.data.num_classes).to(self.device)
         self.amp = config.train.amp and self.device.type == "cuda"
         self.channels_last = config.train.channels_last and self.device.type == "cuda"

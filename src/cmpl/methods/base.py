@@ -23,6 +23,7 @@ __all__ = [
     "StepOutput",
     "UnlabeledBatch",
     "build_method",
+    "method_class",
     "method_names",
     "predict_views",
     "register",
@@ -103,13 +104,19 @@ def method_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def build_method(config: Config, num_classes: int) -> Method:
-    """Build the configured method with freshly initialised networks for its roles."""
+def method_class(config: Config) -> type[Method]:
+    """The registered class for ``method.name``, or a ConfigError listing the known names."""
     cls = _REGISTRY.get(config.method.name)
     if cls is None:
         raise ConfigError(
             f"method.name: must be one of {', '.join(method_names())}; got {config.method.name!r}"
         )
+    return cls
+
+
+def build_method(config: Config, num_classes: int) -> Method:
+    """Build the configured method with freshly initialised networks for its roles."""
+    cls = method_class(config)
     m = config.model
     kwargs = dict(
         temporal_kernels=m.temporal_kernels, stem_temporal_kernel=m.stem_temporal_kernel, dropout=m.dropout
