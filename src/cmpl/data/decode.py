@@ -62,6 +62,7 @@ class PyAVReader:
         if self.path.stat().st_size == 0:
             raise VideoDecodeError(f"{self.path}: empty file (0 bytes)")
         self._container: av.container.InputContainer | None = None
+        self._stream: av.video.stream.VideoStream | None = None
         try:
             self._open()
             self._first_pts = self._probe_first_pts()
@@ -82,9 +83,12 @@ class PyAVReader:
         self.close()
 
     def close(self) -> None:
+        """Free the decoder and its threads now, even if something still holds this handle: a decoder that
+        outlives its threads in a forked DataLoader worker deadlocks when freed there."""
         if self._container is not None:
             self._container.close()
             self._container = None
+            self._stream = None
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
         """uint8 (len(indices), H, W, 3) RGB in the given order; indices past the end repeat the last frame."""
