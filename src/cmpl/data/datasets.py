@@ -9,14 +9,13 @@ RandAugment, Cutout and normalisation run batched on the device (:class:`cmpl.da
 from __future__ import annotations
 
 import warnings
-from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset, get_worker_info
+from torch.utils.data import Dataset
 
 from cmpl.data.augment import resize_short_side, spatial_crops, standard_spatial, weak_spatial
 from cmpl.data.decode import VideoDecodeError, VideoMeta, open_video
@@ -85,16 +84,19 @@ class TrainClips(Dataset):
         self.crop_size = crop_size
         self.backend = backend
         self.seed = seed
-        # Draws per index, so an item met again (main process, persistent workers) gets fresh randomness.
-        self._draws: Counter[int] = Counter()
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, i: int) -> dict:
-        rng = self._rng(i)
+    def __getitem__(self, key: int) -> dict:
+        """``key`` names one draw of one item: item ``key % len``, draw number ``key // len``.
+
+        The endless sampler passes its stream positions as keys, so every window, crop and replacement
+        depends on (seed, key) alone: the same on any machine and for any number of workers or GPUs.
+        """
+        index = key % len(self.records)
+        rng = np.random.default_rng([self.seed, index, key // len(self.records)])
         skipped: list[str] = []
-        index = i
         for _ in range(MAX_CONSECUTIVE_FAILURES):
             record = self.records[index]
             try:
@@ -109,14 +111,6 @@ class TrainClips(Dataset):
             f"{MAX_CONSECUTIVE_FAILURES} videos in a row failed to decode (last: {skipped[-1]}); the dataset "
             "looks broken: check the paths, or run `cmpl check-videos` on the list"
         )
-
-    def _rng(self, i: int) -> np.random.Generator:
-        """Seeded by (seed, worker seed, index, draw): reproducible for a given torch seed and call order."""
-        worker = get_worker_info()
-        torch_seed = worker.seed if worker is not None else torch.initial_seed()
-        draw = self._draws[i]
-        self._draws[i] += 1
-        return np.random.default_rng([self.seed, torch_seed, i, draw])
 
     def _clips(self, record: VideoRecord, rng: np.random.Generator) -> list[Tensor]:
         def windows(meta: VideoMeta) -> list[np.ndarray]:

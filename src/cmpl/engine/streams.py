@@ -16,6 +16,10 @@ __all__ = ["InfiniteSampler", "endless_loader"]
 
 
 class InfiniteSampler(Sampler[int]):
+    """Yields dataset keys forever: ``index + size * position``, where ``position`` counts draws in the
+    global stream. The dataset reads the item from ``key % size`` and seeds its randomness with the key, so a
+    clip's windows and crops do not depend on which rank or worker happens to load it."""
+
     def __init__(self, size: int, seed: int, rank: int = 0, world_size: int = 1, start: int = 0) -> None:
         if size <= 0:
             raise ValueError("cannot sample from an empty dataset")
@@ -23,16 +27,16 @@ class InfiniteSampler(Sampler[int]):
         self.start = start  # items this rank already consumed (resume)
 
     def __iter__(self) -> Iterator[int]:
+        per_rank = -(-self.size // self.world_size)  # pad so every rank gets the same count per pass
         produced, epoch = 0, 0
         while True:
             g = torch.Generator().manual_seed(self.seed + epoch)
             order = torch.randperm(self.size, generator=g)
-            # pad so every rank gets the same count per pass
-            per_rank = -(-self.size // self.world_size)
             order = torch.cat([order, order[: per_rank * self.world_size - self.size]])
-            for index in order[self.rank :: self.world_size].tolist():
+            for position in range(self.rank, len(order), self.world_size):
                 if produced >= self.start:
-                    yield index
+                    global_position = epoch * len(order) + position
+                    yield int(order[position]) + self.size * global_position
                 produced += 1
             epoch += 1
 
