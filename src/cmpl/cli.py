@@ -180,6 +180,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from cmpl.engine import distributed
     from cmpl.engine.trainer import Trainer
 
+    if args.config is not None and "=" in args.config and not Path(args.config).exists():
+        args.overrides, args.config = [args.config, *args.overrides], None  # no config file, overrides only
     config = load_config(_config_path(args.config), args.overrides)
     try:
         results = Trainer(config, resume=args.resume).fit()

@@ -72,6 +72,7 @@ class ModelConfig:
     temporal_kernels: tuple[int, int, int, int] = (1, 1, 3, 3)
     stem_temporal_kernel: int = field(default=1, metadata=_range(1))
     dropout: float = field(default=0.5, metadata=_range(0, 1))
+    norm_eval: bool = False  # BatchNorm on running statistics only (no batch dependence)
 
 
 @dataclass
@@ -127,6 +128,7 @@ class TrainConfig:
     amp: bool = True
     channels_last: bool = True
     compile: bool = False
+    sync_batchnorm: bool = False  # per-GPU BatchNorm by default; SyncBatchNorm across GPUs (CUDA only)
     output_dir: str = "runs/default"
     checkpoint_every: int = field(default=500, metadata=_range(1))
     eval_every: int = field(default=0, metadata=_range(0))

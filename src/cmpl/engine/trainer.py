@@ -13,7 +13,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from cmpl.config import Config, config_to_dict, save_config
+from cmpl.config import Config, ConfigError, config_to_dict, save_config
 from cmpl.data.augment import ClipAugment
 from cmpl.data.datasets import TestClips, TrainClips, collate_train
 from cmpl.data.sampling import ClipSpec
@@ -72,6 +72,12 @@ class Trainer:
         unlabeled_batch = config.train.labeled_batch * config.method.unlabeled_ratio * self.world
         config = self.config = resolve_iterations(config, len(self.data.unlabeled), unlabeled_batch)
         self.method: Method = build_method(config, self.data.num_classes).to(self.device)
+        if config.train.sync_batchnorm and self.world > 1:
+            if self.device.type != "cuda":
+                raise ConfigError(
+                    "train.sync_batchnorm: needs CUDA devices (SyncBatchNorm has no CPU kernel)"
+                )
+            self.method = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.method)
         self.amp = config.train.amp and self.device.type == "cuda"
         self.channels_last = config.train.channels_last and self.device.type == "cuda"
         if self.channels_last:

@@ -119,7 +119,10 @@ def build_method(config: Config, num_classes: int) -> Method:
     cls = method_class(config)
     m = config.model
     kwargs = dict(
-        temporal_kernels=m.temporal_kernels, stem_temporal_kernel=m.stem_temporal_kernel, dropout=m.dropout
+        temporal_kernels=m.temporal_kernels,
+        stem_temporal_kernel=m.stem_temporal_kernel,
+        dropout=m.dropout,
+        norm_eval=m.norm_eval,
     )
     networks: dict[str, nn.Module] = {"primary": build_model(m.primary, num_classes, **kwargs)}
     if "auxiliary" in cls.roles:

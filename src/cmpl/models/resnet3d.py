@@ -94,8 +94,10 @@ class ResNet3d(nn.Module):
         temporal_kernels: Sequence[int] = (1, 1, 3, 3),
         stem_temporal_kernel: int = 1,
         dropout: float = 0.5,
+        norm_eval: bool = False,
     ) -> None:
         super().__init__()
+        self.norm_eval = norm_eval
         if depth not in _DEPTHS:
             raise ValueError(f"depth must be one of {sorted(_DEPTHS)}, got {depth}")
         if len(temporal_kernels) != 4 or any(k < 1 or k % 2 == 0 for k in temporal_kernels):
@@ -140,6 +142,16 @@ class ResNet3d(nn.Module):
                 last = m.conv_c if isinstance(m, Bottleneck) else m.conv_b
                 nn.init.zeros_(last[1].weight)
 
+    def train(self, mode: bool = True) -> ResNet3d:
+        """With ``norm_eval`` BatchNorm always uses (and keeps) its running statistics, so a clip's output
+        does not depend on the rest of its batch (mmaction2's option, e.g. for fine-tuning)."""
+        super().train(mode)
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm3d):
+                    m.eval()
+        return self
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.stages(self.stem(x))).flatten(1)
 
@@ -169,7 +181,8 @@ def build_model(
     temporal_kernels: Sequence[int] = (1, 1, 3, 3),
     stem_temporal_kernel: int = 1,
     dropout: float = 0.5,
+    norm_eval: bool = False,
 ) -> ResNet3d:
     """Build a 3D-ResNet by name, e.g. ``build_model("r50_w0.25", num_classes=400)``."""
     depth, width = parse_model_name(name)
-    return ResNet3d(depth, num_classes, width, temporal_kernels, stem_temporal_kernel, dropout)
+    return ResNet3d(depth, num_classes, width, temporal_kernels, stem_temporal_kernel, dropout, norm_eval)
