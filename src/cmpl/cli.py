@@ -124,6 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--device", default="auto")
 
+    p = sub.add_parser(
+        "check-videos",
+        help="list every video that will not decode (all cores)",
+        description="Opens every video and decodes its first and last frame, in parallel. TARGET is "
+        "a folder, a 'path label' list file, or a config (its train and test sets).",
+    )
+    p.add_argument("target", help="folder, list file, or config file / preset")
+    p.add_argument(
+        "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides (with a config target)"
+    )
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+
     p = sub.add_parser("predict", help="top-k labels of video files with a run's primary network")
     p.add_argument("run_dir", type=Path)
     p.add_argument("videos", type=Path, nargs="+")
@@ -206,6 +218,26 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     )
 
 
+def _cmd_check_videos(args: argparse.Namespace) -> int:
+    from cmpl.data.check import find_bad_videos, videos_to_check
+
+    target = Path(args.target)
+    if target.suffix in (".yaml", ".yml") or (
+        not target.exists() and (PRESETS / f"{args.target}.yaml").is_file()
+    ):
+        from cmpl.engine.run_data import load_dataset
+
+        config = load_config(_config_path(args.target), args.overrides)
+        paths = [r.path for subset in ("train", "test") for r in load_dataset(config, subset).records]
+    else:
+        paths = videos_to_check(target)
+    bad = find_bad_videos(paths, args.workers)
+    for path, reason in bad:
+        print(f"{path}\t{reason.removeprefix(f'{path}: ')}")
+    print(f"{len(bad)} of {len(paths)} videos will not decode", file=sys.stderr)
+    return 1 if bad else 0
+
+
 def _cmd_predict(args: argparse.Namespace) -> None:
     from cmpl.engine.inference import load_run, predict_videos
 
@@ -224,17 +256,18 @@ COMMANDS = {
     "train": _cmd_train,
     "evaluate": _cmd_evaluate,
     "predict": _cmd_predict,
+    "check-videos": _cmd_check_videos,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
     except (ConfigError, AnnotationError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status or 0

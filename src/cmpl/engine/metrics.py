@@ -8,22 +8,26 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import torch
+
 __all__ = ["MetricWriter", "RunningMean", "read_metrics"]
 
 
 class RunningMean:
-    """Averages logs between two writes, so a logged value is not one noisy step."""
+    """Averages step logs between two writes, on the device: adding never waits for the GPU, and a logged
+    value is not one noisy step."""
 
     def __init__(self) -> None:
-        self.sums: dict[str, float] = defaultdict(float)
+        self.sums: dict[str, torch.Tensor] = {}
         self.counts: dict[str, int] = defaultdict(int)
 
-    def add(self, values: dict[str, float]) -> None:
+    def add(self, values: dict[str, torch.Tensor]) -> None:
         for k, v in values.items():
-            self.sums[k] += v
+            v = v.detach().float()
+            self.sums[k] = self.sums[k] + v if k in self.sums else v
             self.counts[k] += 1
 
-    def pop(self) -> dict[str, float]:
+    def pop(self) -> dict[str, torch.Tensor]:
         means = {k: self.sums[k] / self.counts[k] for k in self.sums}
         self.sums.clear()
         self.counts.clear()

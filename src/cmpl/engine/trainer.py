@@ -4,6 +4,7 @@ checkpoints and evaluation. One process per device; torchrun starts several for 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,7 @@ def clip_specs(config: Config, roles: tuple[str, ...]) -> list[ClipSpec]:
 @dataclass
 class _Progress:
     iteration: int = 0
-    bad_videos: int = 0
+    replaced_clips: int = 0  # draws of undecodable videos that another item replaced, all ranks
 
 
 class Trainer:
@@ -88,6 +89,7 @@ class Trainer:
         d = config.data
         self.augment = ClipAugment(d.randaugment_ops, d.randaugment_magnitude, d.cutout_ratio)
         self.progress = _Progress()
+        self.bad_files: set[str] = set()
         if resume and self.checkpoint_path.is_file():
             self._load(self.checkpoint_path)
         self.writer = MetricWriter(self.run_dir) if distributed.is_main() else None
@@ -203,10 +205,17 @@ class Trainer:
             bar.update(1)
             if it % c.train.log_every == 0 or it == total:
                 elapsed = time.perf_counter() - window_start
-                values = running.pop()
+                values = distributed.all_reduce_mean(running.pop())
+                if not math.isfinite(values["loss"]):
+                    raise FloatingPointError(
+                        f"loss is {values['loss']} near iteration {it}; lower optim.base_lr or check the data"
+                    )
+                self.progress.replaced_clips += round(
+                    values.pop("replaced_clips") * window_steps * self.world
+                )
                 values.update(
                     lr=self.scheduler.get_last_lr()[0],
-                    bad_videos=self.progress.bad_videos,
+                    replaced_clips=self.progress.replaced_clips,
                     clips_per_s=clips_per_step * self.world * window_steps / max(elapsed, 1e-9),
                 )
                 bar.set_postfix(loss=f"{values['loss']:.3f}", refresh=False)
@@ -220,11 +229,12 @@ class Trainer:
         bar.close()
         return self._finish()
 
-    def _train_step(self, labeled_stream: Any, unlabeled_stream: Any | None) -> dict[str, float]:
+    def _train_step(self, labeled_stream: Any, unlabeled_stream: Any | None) -> dict[str, torch.Tensor]:
         lab_raw = next(labeled_stream)
         unl_raw = next(unlabeled_stream) if unlabeled_stream is not None else None
         skipped = lab_raw["skipped"] + (unl_raw["skipped"] if unl_raw else [])
-        self.progress.bad_videos += len(skipped)
+        if skipped:
+            self._record_bad_videos(skipped)
         labeled = self._labeled_batch(lab_raw)
         unlabeled = self._unlabeled_batch(unl_raw) if unl_raw is not None else None
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
@@ -233,12 +243,19 @@ class Trainer:
         out.loss.backward()
         self.optimizer.step()
         self.scheduler.step()
-        if not torch.isfinite(out.loss):
-            raise FloatingPointError(
-                f"loss is {out.loss.item()} at iteration {self.progress.iteration + 1}; "
-                "lower optim.base_lr or check the data"
-            )
-        return distributed.all_reduce_mean({"loss": out.loss, **out.logs})
+        return {
+            "loss": out.loss,
+            **out.logs,
+            "replaced_clips": torch.tensor(float(len(skipped)), device=self.device),
+        }
+
+    def _record_bad_videos(self, paths: list[str]) -> None:
+        """Name each undecodable file once in ``bad_videos.txt`` (every rank appends its own)."""
+        new = [p for p in dict.fromkeys(paths) if p not in self.bad_files]
+        self.bad_files.update(new)
+        if new:
+            with (self.run_dir / "bad_videos.txt").open("a") as f:
+                f.writelines(f"{p}\n" for p in new)
 
     # ------------------------------------------------------------------------------------------ state
     def _save(self) -> None:
@@ -246,7 +263,7 @@ class Trainer:
             return
         state = {
             "iteration": self.progress.iteration,
-            "bad_videos": self.progress.bad_videos,
+            "replaced_clips": self.progress.replaced_clips,
             "method": self.method.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -262,7 +279,7 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         restore_rng_state(state["rng"])
         torch.manual_seed(self.config.train.seed + self.rank + state["iteration"])
-        self.progress = _Progress(state["iteration"], state["bad_videos"])
+        self.progress = _Progress(state["iteration"], state["replaced_clips"])
 
     def _evaluate(self, step: int) -> EvalResult:
         e, d = self.config.eval, self.config.data
@@ -303,7 +320,8 @@ class Trainer:
         results = {
             "method": self.config.method.name,
             "iterations": self.progress.iteration,
-            "bad_videos": self.progress.bad_videos,
+            "replaced_clips": self.progress.replaced_clips,
+            "bad_videos": sorted(self.bad_files),
             "class_names": self.data.class_names,
             "eval_protocol": {
                 "num_clips": self.config.eval.num_clips,

@@ -1,0 +1,41 @@
+"""``cmpl check-videos``: find the files that will not decode before a long run meets them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from tqdm import tqdm
+
+from cmpl.data.annotations import VIDEO_EXTENSIONS, read_path_label_list
+from cmpl.data.decode import scan_video
+
+__all__ = ["find_bad_videos", "videos_to_check"]
+
+
+def videos_to_check(target: Path) -> list[Path]:
+    """A folder (every video file below it) or a list file ("path label" lines, as in a run directory)."""
+    if target.is_dir():
+        return sorted(p for p in target.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file())
+    if target.is_file():
+        return [r.path for r in read_path_label_list(target).records]
+    raise FileNotFoundError(f"{target}: no such folder or list file")
+
+
+def find_bad_videos(
+    paths: Sequence[Path], workers: int | None = None, progress: bool = True
+) -> list[tuple[Path, str]]:
+    """Every file whose first or last frame does not decode, with the reason, scanned on all cores."""
+    workers = workers or os.cpu_count() or 1
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        reasons = list(
+            tqdm(
+                pool.map(scan_video, paths, chunksize=16),
+                total=len(paths),
+                desc="check videos",
+                disable=not progress,
+            )
+        )
+    return [(path, reason) for path, reason in zip(paths, reasons, strict=True) if reason is not None]
