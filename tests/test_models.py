@@ -72,3 +72,22 @@ def test_bad_names_are_rejected(name):
 def test_parse_model_name():
     assert parse_model_name("r50_w0.125") == (50, 0.125)
     assert parse_model_name("r18") == (18, 1.0)
+
+
+def test_small_input_variant_pools_instead_of_striding():
+    model = build_model("r10_w0.25", 12, small_input=True).eval()
+    strided = [m for m in model.modules() if isinstance(m, torch.nn.Conv3d) and m.stride[-1] > 1]
+    pools = [m for m in model.modules() if isinstance(m, torch.nn.MaxPool3d)]
+    assert not strided and len(pools) == 4  # stem + res3, res4, res5
+    with torch.no_grad():
+        assert model(torch.randn(2, 3, 8, 32, 32)).shape == (2, 12)
+        assert model.stages(model.stem(torch.randn(1, 3, 8, 32, 32))).shape[-3:] == (8, 2, 2)
+
+
+def test_norm_eval_keeps_batchnorm_on_running_statistics():
+    model = build_model("r10_w0.125", 3, norm_eval=True).train()
+    assert all(not m.training for m in model.modules() if isinstance(m, torch.nn.BatchNorm3d))
+    assert model.head.training
+    x = torch.randn(4, 3, 2, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model.features(x)[:2], model.features(x[:2]), atol=1e-5)  # no batch dependence

@@ -129,3 +129,16 @@ def test_demo_quick_writes_table_json_and_plot(tiny_synthetic, tmp_path, capsys)
     assert "pseudo_label_mask" in summary["methods"]["cmpl"]
     assert "pseudo_label_mask" not in summary["methods"]["supervised"]
     assert (out / "demo.png").stat().st_size > 10_000
+
+
+def test_bench_times_floor_and_end_to_end(tiny_synthetic, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    overrides = fast_overrides(tiny_synthetic, tmp_path / "bench")
+    assert main(["bench", "demo", *overrides, "--steps", "2", "--warmup", "1", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for label in ("compute floor", "end to end", "data efficiency", "TFLOP/s", "peak memory"):
+        assert label in printed
+    figures = json.loads(out.read_text())
+    assert figures["floor_ms"] > 0 and figures["end_to_end_ms"] > 0
+    assert figures["clips_per_step"] == 2 + 2 * 2
+    assert figures["tflop_per_step"] > 0

