@@ -19,6 +19,7 @@ from cmpl.config import load_config
 from cmpl.data.annotations import VideoRecord, read_class_names, write_class_names, write_path_label_list
 from cmpl.data.augment import ClipAugment
 from cmpl.data.datasets import TestClips, TrainClips
+from cmpl.data.decode import VideoDecodeError
 from cmpl.data.sampling import ClipSpec
 from cmpl.data.splits import balanced_split
 from cmpl.data.synthetic import SYNTHETIC_CLASSES, render_video
@@ -163,11 +164,9 @@ def test_bad_videos_in_the_train_list_are_skipped_and_named(tiny_synthetic: Path
         labeled, _ = balanced_split(train, 1, seed, class_names=names)
         return sum(str(r.path) in bad_paths for r in labeled)
 
-    # A split seed that puts one bad file in the labeled stream and two in the unlabeled one. (With all
-    # three labeled, every labeled draw fails and the run stops: "10 videos in a row failed to decode".)
-    seed = next(s for s in range(100) if labeled_bad(s) == 1)
+    # A split that leaves all three bad files unlabeled: 3 steps draw all 12 unlabeled items once.
+    seed = next(s for s in range(100) if labeled_bad(s) == 0)
     run_dir = tmp_path / "run"
-    # 3 steps draw 6 labeled items from 3 and 12 unlabeled ones from 12: every file is drawn at least once
     overrides = [*fast_overrides(root, run_dir, iterations=3), "data.format=list", f"data.split_seed={seed}"]
     with pytest.warns(UserWarning, match="skipping unreadable video") as caught:
         results = Trainer(load_config(None, overrides)).fit()
@@ -182,6 +181,16 @@ def test_bad_videos_in_the_train_list_are_skipped_and_named(tiny_synthetic: Path
     rows = read_metrics(run_dir, "train")
     assert rows[-1]["replaced_clips"] == results["replaced_clips"]
     assert all(np.isfinite(r["loss"]) for r in rows)
+
+    # A bad file among the labeled videos would silently delete its class's only example: refuse to start.
+    seed = next(s for s in range(100) if labeled_bad(s) == 1)
+    overrides = [
+        *fast_overrides(root, tmp_path / "refused", iterations=3),
+        "data.format=list",
+        f"data.split_seed={seed}",
+    ]
+    with pytest.raises(VideoDecodeError, match="1 labeled videos do not decode"):
+        Trainer(load_config(None, overrides))
 
 
 # -------------------------------------------------------------------------------- d. UCF-101 layout

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cmpl.config import ConfigError, load_config
 from cmpl.data.annotations import AnnotationError
+from cmpl.data.decode import VideoDecodeError
 
 __all__ = ["main"]
 
@@ -298,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         status = COMMANDS[args.command](args)
-    except (ConfigError, AnnotationError, FileNotFoundError, ValueError) as e:
+    except (ConfigError, AnnotationError, VideoDecodeError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

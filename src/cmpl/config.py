@@ -304,8 +304,14 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
 
 def load_config(path: str | Path | None = None, overrides: typing.Iterable[str] = ()) -> Config:
     """Read a YAML file (or nothing: defaults) with its ``_base_`` chain, apply overrides, validate."""
-    values = _read_yaml(Path(path)) if path is not None else {}
-    config = _build(Config, apply_overrides(values, overrides), "")
+    values = apply_overrides(_read_yaml(Path(path)) if path is not None else {}, overrides)
+    schedule = values.get("schedule") or {}
+    if isinstance(schedule, dict) and "iterations" in schedule and (schedule.get("epochs") or 0) > 0:
+        raise ConfigError(
+            f"schedule.iterations: this config counts schedule.epochs ({schedule['epochs']}); "
+            "add schedule.epochs=0 to give an iteration count instead"
+        )
+    config = _build(Config, values, "")
     _check_consistency(config)
     return config
 

@@ -57,6 +57,15 @@ def barrier() -> None:
         dist.barrier()
 
 
+def broadcast_from_main(value: object) -> object:
+    """Rank 0's ``value`` on every rank (a picklable object; the identity for one process)."""
+    if not dist.is_initialized():
+        return value
+    holder = [value]
+    dist.broadcast_object_list(holder, src=0)
+    return holder[0]
+
+
 def all_reduce_mean(values: dict[str, torch.Tensor]) -> dict[str, float]:
     """Average scalar tensors over ranks in one collective; returns Python floats."""
     if not values:

@@ -19,6 +19,8 @@ from cmpl.data.annotations import (
     write_class_names,
     write_path_label_list,
 )
+from cmpl.data.check import find_bad_videos
+from cmpl.data.decode import VideoDecodeError
 from cmpl.data.splits import balanced_split
 from cmpl.data.synthetic import make_synthetic
 from cmpl.engine import distributed
@@ -59,6 +61,21 @@ def load_dataset(config: Config, subset: str) -> Annotations:
     return load_annotations(d.format, root, subset, drop_missing=d.format == "kinetics400", **kwargs)
 
 
+def _check_labeled_videos(labeled: list[VideoRecord]) -> None:
+    """A broken labeled video would silently remove its class's only examples: refuse to start instead.
+
+    The labeled subset is small (1-60 videos per class), so decoding each one's first and last frame once,
+    on all cores of rank 0, costs seconds."""
+    bad = find_bad_videos([r.path for r in labeled], progress=False) if distributed.is_main() else None
+    bad = distributed.broadcast_from_main(bad)
+    if bad:
+        names = "; ".join(f"{path} ({reason.removeprefix(f'{path}: ')})" for path, reason in bad[:10])
+        raise VideoDecodeError(
+            f"{len(bad)} labeled videos do not decode: {names}. Repair or remove them "
+            "(`cmpl check-videos` lists every bad file), or draw another data.split_seed"
+        )
+
+
 def prepare_run_data(config: Config, run_dir: Path, reuse_split: bool = False) -> RunData:
     """Draw (or, when resuming, re-read) the labeled split and write it into ``run_dir``."""
     test = load_dataset(config, "test")
@@ -78,6 +95,7 @@ def prepare_run_data(config: Config, run_dir: Path, reuse_split: bool = False) -
         keep_labeled_in_unlabeled=d.keep_labeled_in_unlabeled,
         class_names=train.class_names,
     )
+    _check_labeled_videos(labeled)
     if distributed.is_main():
         run_dir.mkdir(parents=True, exist_ok=True)
         write_class_names(train.class_names, files["classes"])

@@ -81,12 +81,18 @@ class Method(nn.Module):
 def predict_views(
     net: nn.Module, labeled: torch.Tensor, weak: torch.Tensor, strong: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Logits on labeled and strong clips (one forward, with gradient) and class probabilities on the weak
-    clips (no gradient: the stop-gradient of the paper's Fig. 3, and no activations kept for backward)."""
-    with torch.no_grad():
-        weak_probs = net(weak).float().softmax(dim=1)
-    logits = net(torch.cat([labeled, strong]))
-    return logits[: labeled.shape[0]], logits[labeled.shape[0] :], weak_probs
+    """Logits on the labeled and strong clips and class probabilities on the weak clips, from ONE forward pass.
+
+    One pass, as in FixMatch's reference code, so BatchNorm normalises the weak clips with the same batch
+    statistics as the clips it trains on. A separate weak pass (cheaper: no activations kept) normalises them
+    with weak-only statistics, and on the demo that made the pseudo-labels confident and wrong (accuracy at
+    chance level with 40-70 % of clips above tau). The weak probabilities are detached: the paper's
+    stop-gradient (Fig. 3).
+    """
+    n_l, n_w = labeled.shape[0], weak.shape[0]
+    logits = net(torch.cat([labeled, weak, strong]))
+    weak_probs = logits[n_l : n_l + n_w].detach().float().softmax(dim=1)
+    return logits[:n_l], logits[n_l + n_w :], weak_probs
 
 
 _REGISTRY: dict[str, type[Method]] = {}
