@@ -279,8 +279,7 @@ class Trainer:
         self.method.load_state_dict(state["method"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        restore_rng_state(state["rng"])
-        torch.manual_seed(self.config.train.seed + self.rank + state["iteration"])
+        restore_rng_state(state["rng"])  # device augmentation continues where the saved run stopped
         self.progress = _Progress(state["iteration"], state["replaced_clips"])
 
     def _evaluate(self, step: int) -> EvalResult:
