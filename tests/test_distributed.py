@@ -15,7 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from cmpl.engine.checkpoint import load_checkpoint
 from cmpl.engine.metrics import read_metrics
 from tests.conftest import fast_overrides
 
@@ -69,3 +71,5 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tiny_synthet
         assert two["lr"] == pytest.approx(one["lr"])
     assert runs[1][0]["loss"] != runs[1][-1]["loss"]  # training moved: the comparison is not trivial
     assert (tmp_path / "ddp2" / "results.json").is_file()
+    rng = load_checkpoint(tmp_path / "ddp2" / "checkpoints" / "last.pt")["rng"]
+    assert len(rng) == 2 and not torch.equal(rng[0]["torch"], rng[1]["torch"])  # one stream per rank

@@ -76,6 +76,7 @@ def test_resume_continues_from_the_checkpoint(tiny_synthetic, tmp_path):
         load_config(None, fast_overrides(tiny_synthetic, run_dir, "fixmatch", iterations=4)), resume=True
     )
     assert trainer.progress.iteration == 2
+    assert torch.equal(torch.get_rng_state(), first["rng"][0]["torch"])  # augmentation resumes its stream
     for key, value in first["method"].items():
         assert torch.equal(trainer.method.state_dict()[key].cpu(), value), key
     trainer.fit()

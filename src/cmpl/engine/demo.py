@@ -14,7 +14,7 @@ from typing import Any
 
 from cmpl.analysis.plots import plot_demo
 from cmpl.config import load_config
-from cmpl.engine.metrics import read_metrics
+from cmpl.engine.metrics import pooled_pseudo_label_accuracy, read_metrics
 from cmpl.engine.trainer import Trainer
 
 __all__ = ["DEMO_METHODS", "QUICK_OVERRIDES", "format_table", "run_demo"]
@@ -33,16 +33,17 @@ QUICK_OVERRIDES = [
 
 
 def _pseudo_label_summary(run_dir: Path, tail: float = 0.25) -> dict[str, float]:
-    """Mean pseudo-label quantity (mask) and accuracy of the primary network's targets over the last
+    """Pseudo-label quantity (mask) and accuracy of the primary network's targets, pooled over the last
     ``tail`` of training, where the numbers have settled."""
     rows = read_metrics(run_dir, "train")
     rows = rows[int(len(rows) * (1 - tail)) :] or rows
-    out = {}
+    means = {}
     for key in ("pl_mask_primary", "pl_accuracy_primary", "pl_correct_primary"):
         values = [r[key] for r in rows if key in r]
         if values:
-            out[key.removeprefix("pl_").removesuffix("_primary")] = 100.0 * statistics.fmean(values)
-    return out
+            means[key] = statistics.fmean(values)
+    pooled = pooled_pseudo_label_accuracy(means)
+    return {key.removeprefix("pl_").removesuffix("_primary"): 100.0 * v for key, v in pooled.items()}
 
 
 def run_demo(

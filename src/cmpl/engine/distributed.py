@@ -9,6 +9,7 @@ import torch
 import torch.distributed as dist
 
 __all__ = [
+    "all_gather",
     "all_reduce_mean",
     "barrier",
     "cleanup",
@@ -64,6 +65,15 @@ def broadcast_from_main(value: object) -> object:
     holder = [value]
     dist.broadcast_object_list(holder, src=0)
     return holder[0]
+
+
+def all_gather(value: object) -> list[object]:
+    """Every rank's ``value`` (a picklable object), in rank order; ``[value]`` for one process."""
+    if not dist.is_initialized():
+        return [value]
+    gathered: list[object] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, value)
+    return gathered
 
 
 def all_reduce_mean(values: dict[str, torch.Tensor]) -> dict[str, float]:

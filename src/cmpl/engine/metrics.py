@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["MetricWriter", "RunningMean", "read_metrics"]
+__all__ = ["MetricWriter", "RunningMean", "pooled_pseudo_label_accuracy", "read_metrics"]
 
 
 class RunningMean:
@@ -32,6 +32,22 @@ class RunningMean:
         self.sums.clear()
         self.counts.clear()
         return means
+
+
+def pooled_pseudo_label_accuracy(values: dict[str, float]) -> dict[str, float]:
+    """Replace each ``pl_accuracy_<role>`` by ``pl_correct_<role> / pl_mask_<role>`` of the same averages.
+
+    Both are means over equal-sized batches (steps of a log window, ranks), so their ratio is the accuracy of
+    all pseudo-labels pooled; a mean of per-step ratios would weight a step with one confident clip like a step
+    with fifty.
+    """
+    out = dict(values)
+    for key in values:
+        role = key.removeprefix("pl_accuracy_")
+        if key.startswith("pl_accuracy_") and f"pl_mask_{role}" in values and f"pl_correct_{role}" in values:
+            used = values[f"pl_mask_{role}"]
+            out[key] = values[f"pl_correct_{role}"] / used if used > 0 else 0.0
+    return out
 
 
 class MetricWriter:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from cmpl.data.sampling import ClipSpec
 from cmpl.engine import distributed
 from cmpl.engine.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from cmpl.engine.evaluate import EvalResult, evaluate
-from cmpl.engine.metrics import MetricWriter, RunningMean
+from cmpl.engine.metrics import MetricWriter, RunningMean, pooled_pseudo_label_accuracy
 from cmpl.engine.optim import build_optimizer, build_scheduler, resolve_iterations
 from cmpl.engine.run_data import RunData, prepare_run_data
 from cmpl.engine.streams import endless_loader
@@ -206,7 +207,7 @@ class Trainer:
             bar.update(1)
             if it % c.train.log_every == 0 or it == total:
                 elapsed = time.perf_counter() - window_start
-                values = distributed.all_reduce_mean(running.pop())
+                values = pooled_pseudo_label_accuracy(distributed.all_reduce_mean(running.pop()))
                 if not math.isfinite(values["loss"]):
                     raise FloatingPointError(
                         f"loss is {values['loss']} near iteration {it}; lower optim.base_lr or check the data"
@@ -261,6 +262,7 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------ state
     def _save(self) -> None:
+        rng_states = distributed.all_gather(rng_state())  # each rank resumes its own augmentation stream
         if not distributed.is_main():
             return
         state = {
@@ -269,7 +271,7 @@ class Trainer:
             "method": self.method.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "rng": rng_state(),
+            "rng": rng_states,
             "config": config_to_dict(self.config),
         }
         save_checkpoint(state, self.checkpoint_path)
@@ -279,7 +281,14 @@ class Trainer:
         self.method.load_state_dict(state["method"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        restore_rng_state(state["rng"])  # device augmentation continues where the saved run stopped
+        if len(state["rng"]) == self.world:  # device augmentation continues where the saved run stopped
+            restore_rng_state(state["rng"][self.rank])
+        elif distributed.is_main():
+            warnings.warn(
+                f"{path}: written by {len(state['rng'])} processes, resumed by {self.world}; device "
+                f"augmentation draws start afresh from train.seed",
+                stacklevel=2,
+            )
         self.progress = _Progress(state["iteration"], state["replaced_clips"])
 
     def _evaluate(self, step: int) -> EvalResult:
