@@ -208,6 +208,9 @@ def test_normalize_layout_and_values(device: torch.device) -> None:
     assert out[0, 0, 0, 0, 1].item() == pytest.approx(3.0)
     default = ClipAugment().normalize(clips)
     assert default[0, 0, 0, 0, 0].item() == pytest.approx(-0.45 / 0.225)
+    channels_last = ClipAugment(mean=mean, std=std).normalize(clips, torch.channels_last_3d)
+    assert channels_last.is_contiguous(memory_format=torch.channels_last_3d)
+    torch.testing.assert_close(channels_last, out)
 
 
 def test_same_seed_same_output(device: torch.device) -> None:

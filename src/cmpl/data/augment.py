@@ -203,13 +203,16 @@ class ClipAugment:
         """Strong view of unlabeled clips: RandAugment then Cutout, uint8 in and out."""
         return self.cutout(self.randaugment(clips))
 
-    def normalize(self, clips: Tensor) -> Tensor:
-        """uint8 (B, T, C, H, W) -> float32 (B, C, T, H, W), (x / 255 - mean) / std, contiguous."""
+    def normalize(
+        self, clips: Tensor, memory_format: torch.memory_format = torch.contiguous_format
+    ) -> Tensor:
+        """uint8 (B, T, C, H, W) -> float32 (B, C, T, H, W), (x / 255 - mean) / std, laid out in
+        `memory_format` by the one copy that converts the type (``channels_last_3d`` for GPU convolutions)."""
         _check_batch(clips)
         if clips.shape[2] != len(self.mean):
             raise ValueError(f"clips have {clips.shape[2]} channels, mean/std have {len(self.mean)}")
         scale, shift = self._scale_shift(clips.device)
-        out = clips.permute(0, 2, 1, 3, 4).to(torch.float32, memory_format=torch.contiguous_format)
+        out = clips.permute(0, 2, 1, 3, 4).to(torch.float32, memory_format=memory_format)
         return out.mul_(scale).sub_(shift)
 
     def _scale_shift(self, device: torch.device) -> tuple[Tensor, Tensor]:

@@ -160,8 +160,8 @@ class Trainer:
         return clips.to(self.device, non_blocking=True)
 
     def _model_input(self, clips: torch.Tensor) -> torch.Tensor:
-        x = self.augment.normalize(clips)
-        return x.contiguous(memory_format=torch.channels_last_3d) if self.channels_last else x
+        layout = torch.channels_last_3d if self.channels_last else torch.contiguous_format
+        return self.augment.normalize(clips, layout)
 
     def _labeled_batch(self, batch: dict) -> LabeledBatch:
         flip = self.augment.flip if self.config.data.horizontal_flip else (lambda clips: clips)
