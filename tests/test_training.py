@@ -10,6 +10,7 @@ import torch
 from cmpl.cli import main
 from cmpl.config import load_config
 from cmpl.engine.checkpoint import load_checkpoint
+from cmpl.engine.demo import summarize
 from cmpl.engine.metrics import read_metrics
 from cmpl.engine.trainer import Trainer
 from tests.conftest import fast_overrides
@@ -129,6 +130,18 @@ def test_demo_quick_writes_table_json_and_plot(tiny_synthetic, tmp_path, capsys)
     assert "pseudo_label_mask" in summary["methods"]["cmpl"]
     assert "pseudo_label_mask" not in summary["methods"]["supervised"]
     assert (out / "demo.png").stat().st_size > 10_000
+
+
+def test_demo_summary_pools_pseudo_label_accuracy_over_seeds():
+    runs = {
+        "supervised": [{"top1": 40.0}, {"top1": 50.0}],
+        "cmpl": [{"top1": 45.0, "mask": 10.0, "correct": 8.0}, {"top1": 55.0, "mask": 0.0, "correct": 0.0}],
+    }
+    methods = summarize(runs)
+    assert methods["supervised"] == {"top1_mean": 45.0, "top1_std": 5.0, "seeds": 2}
+    cmpl = methods["cmpl"]
+    assert (cmpl["pseudo_label_mask"], cmpl["pseudo_label_correct"]) == (5.0, 4.0)
+    assert cmpl["pseudo_label_accuracy"] == pytest.approx(80.0)  # 8 of 10 right; not (80 + 0) / 2
 
 
 def test_bench_times_floor_and_end_to_end(tiny_synthetic, tmp_path, capsys):

@@ -14,10 +14,10 @@ from typing import Any
 
 from cmpl.analysis.plots import plot_demo
 from cmpl.config import load_config
-from cmpl.engine.metrics import pooled_pseudo_label_accuracy, read_metrics
+from cmpl.engine.metrics import pooled_accuracy, read_metrics
 from cmpl.engine.trainer import Trainer
 
-__all__ = ["DEMO_METHODS", "QUICK_OVERRIDES", "format_table", "run_demo"]
+__all__ = ["DEMO_METHODS", "QUICK_OVERRIDES", "format_table", "run_demo", "summarize"]
 
 DEMO_METHODS = ("supervised", "fixmatch", "cmpl")
 QUICK_OVERRIDES = [
@@ -33,17 +33,23 @@ QUICK_OVERRIDES = [
 
 
 def _pseudo_label_summary(run_dir: Path, tail: float = 0.25) -> dict[str, float]:
-    """Pseudo-label quantity (mask) and accuracy of the primary network's targets, pooled over the last
-    ``tail`` of training, where the numbers have settled."""
+    """Percent of unlabeled clips that gave the primary network a pseudo-label (``mask``) and a correct one
+    (``correct``) over the last ``tail`` of training, where the numbers have settled."""
     rows = read_metrics(run_dir, "train")
     rows = rows[int(len(rows) * (1 - tail)) :] or rows
-    means = {}
-    for key in ("pl_mask_primary", "pl_accuracy_primary", "pl_correct_primary"):
-        values = [r[key] for r in rows if key in r]
+    out = {}
+    for key in ("mask", "correct"):
+        values = [r[f"pl_{key}_primary"] for r in rows if f"pl_{key}_primary" in r]
         if values:
-            means[key] = statistics.fmean(values)
-    pooled = pooled_pseudo_label_accuracy(means)
-    return {key.removeprefix("pl_").removesuffix("_primary"): 100.0 * v for key, v in pooled.items()}
+            out[key] = 100.0 * statistics.fmean(values)
+    return _with_accuracy(out)
+
+
+def _with_accuracy(stats: dict[str, float]) -> dict[str, float]:
+    """Add the pooled accuracy of the pseudo-labels (percent) where ``mask`` and ``correct`` are known."""
+    if "mask" in stats and "correct" in stats:
+        stats["accuracy"] = 100.0 * pooled_accuracy(stats["correct"], stats["mask"])
+    return stats
 
 
 def run_demo(
@@ -68,19 +74,26 @@ def run_demo(
                     **_pseudo_label_summary(run_dir),
                 }
             )
-    summary: dict[str, Any] = {"methods": {}, "runs": runs, "overrides": extra}
-    for method, rows in runs.items():
-        top1 = [r["top1"] for r in rows]
-        entry = {"top1_mean": statistics.fmean(top1), "top1_std": statistics.pstdev(top1), "seeds": len(rows)}
-        for key in ("mask", "accuracy", "correct"):
-            values = [r[key] for r in rows if key in r]
-            if values:
-                entry[f"pseudo_label_{key}"] = statistics.fmean(values)
-        summary["methods"][method] = entry
+    summary = {"methods": summarize(runs), "runs": runs, "overrides": extra}
     output.mkdir(parents=True, exist_ok=True)
     (output / "results.json").write_text(json.dumps(summary, indent=1))
     plot_demo(summary, output / "demo.png")
     return summary
+
+
+def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per method: top-1 mean and population std over seeds; pseudo-label use, correctness and their pooled
+    accuracy (a seed without pseudo-labels adds none, rather than a 0 % accuracy)."""
+    methods = {}
+    for method, rows in runs.items():
+        top1 = [r["top1"] for r in rows]
+        entry = {"top1_mean": statistics.fmean(top1), "top1_std": statistics.pstdev(top1), "seeds": len(rows)}
+        pooled = {
+            k: statistics.fmean(r[k] for r in rows) for k in ("mask", "correct") if rows and k in rows[0]
+        }
+        entry.update({f"pseudo_label_{k}": v for k, v in _with_accuracy(pooled).items()})
+        methods[method] = entry
+    return methods
 
 
 def format_table(summary: dict[str, Any]) -> str:

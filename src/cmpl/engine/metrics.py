@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["MetricWriter", "RunningMean", "pooled_pseudo_label_accuracy", "read_metrics"]
+__all__ = ["MetricWriter", "RunningMean", "pooled_accuracy", "pooled_pseudo_label_accuracy", "read_metrics"]
 
 
 class RunningMean:
@@ -34,6 +34,11 @@ class RunningMean:
         return means
 
 
+def pooled_accuracy(correct: float, used: float) -> float:
+    """Accuracy of all pseudo-labels of equal-sized batches, from the mean fractions correct and used."""
+    return correct / used if used > 0 else 0.0
+
+
 def pooled_pseudo_label_accuracy(values: dict[str, float]) -> dict[str, float]:
     """Replace each ``pl_accuracy_<role>`` by ``pl_correct_<role> / pl_mask_<role>`` of the same averages.
 
@@ -45,8 +50,7 @@ def pooled_pseudo_label_accuracy(values: dict[str, float]) -> dict[str, float]:
     for key in values:
         role = key.removeprefix("pl_accuracy_")
         if key.startswith("pl_accuracy_") and f"pl_mask_{role}" in values and f"pl_correct_{role}" in values:
-            used = values[f"pl_mask_{role}"]
-            out[key] = values[f"pl_correct_{role}"] / used if used > 0 else 0.0
+            out[key] = pooled_accuracy(values[f"pl_correct_{role}"], values[f"pl_mask_{role}"])
     return out
 
 
