@@ -134,3 +134,9 @@ def test_iterations_and_epochs_together_is_an_error():
         CONFIGS / "ucf101" / "cmpl_r50_1pct.yaml", ["schedule.iterations=2000", "schedule.epochs=0"]
     )
     assert c.schedule.iterations == 2000
+
+
+def test_split_group_pattern_must_be_a_regex():
+    with pytest.raises(ConfigError, match=r"data.split_group_pattern: not a regular expression"):
+        load_config(None, ["data.split_group_pattern=_c(\\d+$"])
+    assert load_config(None, ["data.split_group_pattern=_c\\d+$"]).data.split_group_pattern == "_c\\d+$"

@@ -121,6 +121,7 @@ def test_short_cmpl_run_on_weizmann(tmp_path: Path) -> None:
         "data.time_offset_s=1.0",
         "eval.short_side=64",
         "eval.crop_size=64",
+        "data.split_group_pattern=_flip$",  # a video and its mirror image are labeled together
     ]
     results = Trainer(load_config(None, overrides)).fit()
     saved = json.loads((run_dir / "results.json").read_text())
@@ -129,8 +130,9 @@ def test_short_cmpl_run_on_weizmann(tmp_path: Path) -> None:
     assert (num_train, num_test) == (48, 24)
     assert saved["num_videos"] == num_test and saved["bad_videos"] == [] and saved["replaced_clips"] == 0
     assert sum(map(sum, saved["confusion"])) == num_test
-    assert len((run_dir / "labeled.txt").read_text().splitlines()) == 4
-    assert len((run_dir / "unlabeled.txt").read_text().splitlines()) == num_train - 4
+    labeled = {line.split()[0] for line in (run_dir / "labeled.txt").read_text().splitlines()}
+    assert len(labeled) == 8 and {p.replace("_flip", "") for p in labeled} <= labeled  # 1 pair per class
+    assert len((run_dir / "unlabeled.txt").read_text().splitlines()) == num_train - 8
     rows = read_metrics(run_dir, "train")
     assert [r["step"] for r in rows] == [1, 2] and all(np.isfinite(r["loss"]) for r in rows)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cmpl.data.annotations import VideoRecord, load_annotations
-from cmpl.data.splits import balanced_split, group_by_stem_suffix
+from cmpl.data.splits import balanced_split, group_by_stem_pattern
 
 ROOT = Path("/data/set")
 
@@ -86,7 +86,7 @@ def test_invalid_inputs() -> None:
 
 def test_groups_stay_together() -> None:
     records = make_pairs({0: 9, 1: 9})
-    group_of = group_by_stem_suffix("_flip")
+    group_of = group_by_stem_pattern("_flip$")
     for seed in range(10):
         labeled, unlabeled = balanced_split(records, per_class=3, seed=seed, group_of=group_of)
         # k=3 cannot be hit with pairs: 2 groups (4 videos) per class
@@ -102,7 +102,7 @@ def test_group_counts_its_size_and_stops_at_k() -> None:
     records = make_pairs({0: 6}, flip_missing=missing)
     sizes = set()
     for seed in range(30):
-        labeled, _ = balanced_split(records, per_class=2, seed=seed, group_of=group_by_stem_suffix())
+        labeled, _ = balanced_split(records, per_class=2, seed=seed, group_of=group_by_stem_pattern("_flip$"))
         sizes.add(len(labeled))
         assert {r.path.stem.removesuffix("_flip") for r in labeled} <= {f"actor{a:02d}" for a in range(1, 7)}
     assert sizes == {2, 3}
@@ -110,10 +110,10 @@ def test_group_counts_its_size_and_stops_at_k() -> None:
 
 def test_short_class_counts_videos_not_groups() -> None:
     records = make_pairs({0: 2})  # 2 groups, 4 videos
-    labeled, _ = balanced_split(records, per_class=4, seed=0, group_of=group_by_stem_suffix())
+    labeled, _ = balanced_split(records, per_class=4, seed=0, group_of=group_by_stem_pattern("_flip$"))
     assert len(labeled) == 4
     with pytest.raises(ValueError, match="class 0 has 4 videos, fewer than per_class=5"):
-        balanced_split(records, per_class=5, seed=0, group_of=group_by_stem_suffix())
+        balanced_split(records, per_class=5, seed=0, group_of=group_by_stem_pattern("_flip$"))
 
 
 def test_group_spanning_classes_is_an_error() -> None:
@@ -129,8 +129,8 @@ def test_keep_labeled_in_unlabeled() -> None:
     assert balanced_split(records, per_class=1, seed=3)[0] == labeled
 
 
-def test_group_by_stem_suffix_key() -> None:
-    key = group_by_stem_suffix("_flip")
+def test_group_by_stem_pattern_key() -> None:
+    key = group_by_stem_pattern("_flip$")
     assert key(VideoRecord(ROOT / "bend" / "actor01_flip.mp4", 0)) == key(
         VideoRecord(ROOT / "bend" / "actor01.mp4", 0)
     )
@@ -140,8 +140,18 @@ def test_group_by_stem_suffix_key() -> None:
     assert key(VideoRecord(ROOT / "bend" / "actor01.mp4", 0)) != key(
         VideoRecord(ROOT / "jack" / "actor01.mp4", 0)
     )
-    with pytest.raises(ValueError, match="suffix"):
-        group_by_stem_suffix("")
+    assert key(VideoRecord(ROOT / "bend" / "flip_actor01.mp4", 0)) != key(
+        VideoRecord(ROOT / "bend" / "actor01.mp4", 0)
+    )  # anchored: only a trailing _flip is removed
+    ucf = group_by_stem_pattern(r"_c\d+$")
+    assert ucf(VideoRecord(ROOT / "v_Punch_g03_c01.avi", 0)) == ucf(
+        VideoRecord(ROOT / "v_Punch_g03_c07.avi", 0)
+    )
+    assert ucf(VideoRecord(ROOT / "v_Punch_g03_c01.avi", 0)) != ucf(
+        VideoRecord(ROOT / "v_Punch_g04_c01.avi", 0)
+    )
+    with pytest.raises(ValueError, match="pattern"):
+        group_by_stem_pattern("")
 
 
 def test_weizmann_pairs_on_one_side() -> None:
@@ -149,7 +159,7 @@ def test_weizmann_pairs_on_one_side() -> None:
     if not data.is_dir():
         pytest.skip(f"shared test data not found at {data}")
     ann = load_annotations("folder", data, "train")
-    labeled, unlabeled = balanced_split(ann.records, 1, seed=0, group_of=group_by_stem_suffix())
+    labeled, unlabeled = balanced_split(ann.records, 1, seed=0, group_of=group_by_stem_pattern("_flip$"))
     assert Counter(r.label for r in labeled) == dict.fromkeys(range(len(ann.class_names)), 2)
     for record in labeled:
         twin = record.path.with_name(record.path.stem.removesuffix("_flip") + ".mp4")

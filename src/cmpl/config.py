@@ -8,6 +8,7 @@ allowed, e.g. ``method.threshold: must be in [0, 1], got 1.5``.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -44,6 +45,9 @@ class DataConfig:
     labeled_per_class: int = field(default=1, metadata=_range(1))
     split_seed: int = 0
     keep_labeled_in_unlabeled: bool = False
+    # regex removed from file names (no extension) to group videos that must share a side of the split,
+    # e.g. "_c\\d+$" for UCF-101 clips of one source video, "_flip$" for mirrored copies; "" = no groups
+    split_group_pattern: str = ""
     time_offset_s: float = field(default=0.0, metadata=_range(0))
     short_side_range: tuple[int, int] = (256, 320)
     crop_size: int = field(default=224, metadata=_range(8))
@@ -328,6 +332,11 @@ def _check_consistency(config: Config) -> None:
         raise ConfigError(
             f"data.weak_short_side: {config.data.weak_short_side} is smaller than data.crop_size"
         )
+    if config.data.split_group_pattern:
+        try:
+            re.compile(config.data.split_group_pattern)
+        except re.error as error:
+            raise ConfigError(f"data.split_group_pattern: not a regular expression ({error})") from None
     if config.eval.short_side < config.eval.crop_size:
         raise ConfigError(f"eval.short_side: {config.eval.short_side} is smaller than eval.crop_size")
     if config.schedule.epochs == 0 and config.schedule.warmup_iterations >= config.schedule.iterations:

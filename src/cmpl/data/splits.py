@@ -7,6 +7,7 @@ which makes the input order and the machine irrelevant (only numpy's PCG64 strea
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
@@ -69,15 +70,16 @@ def balanced_split(
     return labeled, unlabeled
 
 
-def group_by_stem_suffix(suffix: str = "_flip") -> Callable[[VideoRecord], str]:
-    """Group key that joins "x<suffix>.ext" with "x.ext" in the same folder (Weizmann's actorNN_flip.mp4)."""
-    if not suffix:
-        raise ValueError("suffix must not be empty")
+def group_by_stem_pattern(pattern: str) -> Callable[[VideoRecord], str]:
+    """Group key: the file name without extension, minus the first match of the regex `pattern`, in its
+    folder. ``"_flip$"`` joins Weizmann's actorNN_flip.mp4 with actorNN.mp4; ``"_c\\d+$"`` joins UCF-101's
+    clips cut from one source video (v_X_g01_c01 ... v_X_g01_c05)."""
+    if not pattern:
+        raise ValueError("pattern must not be empty")
+    regex = re.compile(pattern)
 
     def group_of(record: VideoRecord) -> str:
-        stem = record.path.stem
-        base = stem[: -len(suffix)] if stem.endswith(suffix) else stem
-        return (record.path.parent / base).as_posix()
+        return (record.path.parent / regex.sub("", record.path.stem, count=1)).as_posix()
 
     return group_of
 

@@ -21,7 +21,7 @@ from cmpl.data.annotations import (
 )
 from cmpl.data.check import find_bad_videos
 from cmpl.data.decode import VideoDecodeError
-from cmpl.data.splits import balanced_split
+from cmpl.data.splits import balanced_split, group_by_stem_pattern
 from cmpl.data.synthetic import make_synthetic
 from cmpl.engine import distributed
 
@@ -92,6 +92,7 @@ def prepare_run_data(config: Config, run_dir: Path, reuse_split: bool = False) -
         train.records,
         d.labeled_per_class,
         d.split_seed,
+        group_of=group_by_stem_pattern(d.split_group_pattern) if d.split_group_pattern else None,
         keep_labeled_in_unlabeled=d.keep_labeled_in_unlabeled,
         class_names=train.class_names,
     )
