@@ -56,7 +56,7 @@ APPEARANCE_CLASSES: list[str] = ["circle", "square", "triangle", "stripes", "che
 
 SYNTHETIC_CLASSES: list[str] = MOTION_CLASSES + APPEARANCE_CLASSES
 
-_VERSION = 1  # bump when rendering changes so that cached datasets are regenerated
+_VERSION = 2  # bump when rendering changes so that cached datasets are regenerated
 _REFERENCE_SIZE = 40.0  # lengths and speeds below are in pixels of a 40x40 frame and scale with `size`
 # Constant QP and one thread give byte-identical files: with crf, x264's SIMD macroblock-tree rate control
 # varied the output from run to run (and with what the process had encoded before).
@@ -186,7 +186,7 @@ def _background(rng: np.random.Generator, sc: _Scene, pal: _Palette, jx: Array, 
     n = int(rng.integers(3, 7))
     cx, cy = rng.uniform(0, sc.size, size=(2, n)).astype(np.float32)
     sigma = (rng.uniform(2.0, 5.0, size=n) * sc.scale).astype(np.float32)
-    colour = rng.uniform(-0.12, 0.12, size=(n, 3)).astype(np.float32)
+    colour = rng.uniform(-0.06, 0.06, size=(n, 3)).astype(np.float32)
     ex = np.exp(-((x.transpose(0, 2, 1) - cx) ** 2) / (2 * sigma**2)).transpose(0, 2, 1)  # (T, n, W)
     ey = np.exp(-((y - cy) ** 2) / (2 * sigma**2))  # (T, H, n)
     for c in range(3):
@@ -201,7 +201,7 @@ def _distractor(rng: np.random.Generator, sc: _Scene, x: Array, y: Array) -> Arr
     wander = (3 * sc.scale, 6 * sc.scale), (20.0, 60.0)
     cx = _fold(start[0] + speed * math.cos(angle) * sc.t + _wander(rng, sc.t, *wander), 1, sc.size - 2)
     cy = _fold(start[1] + speed * math.sin(angle) * sc.t + _wander(rng, sc.t, *wander), 1, sc.size - 2)
-    sigma, strength = rng.uniform(1.0, 1.8) * sc.scale, rng.uniform(0.5, 0.9)
+    sigma, strength = rng.uniform(1.0, 1.8) * sc.scale, rng.uniform(0.25, 0.45)
     d2 = (x - cx[:, None, None]) ** 2 + (y - cy[:, None, None]) ** 2
     return strength * np.exp(-d2 / (2 * sigma**2))
 
@@ -237,7 +237,7 @@ def _motion(name: str, u: list[float], rng: np.random.Generator, sc: _Scene) -> 
         sign = 1.0 if u[4] < 0.5 else -1.0
         return _Motion(_fold(_lerp(u[1], lo, hi) + sign * v * s * t, lo, hi), along)
     if name in ("rotate_cw", "rotate_ccw"):
-        omega = _lerp(u[0], 0.18, 0.34)  # rad/frame: clear at stride 4, nearly aliased at stride 8
+        omega = _lerp(u[0], 0.1, 0.22)  # rad/frame: smooth at stride 4, coarse (up to 1.8 rad) at stride 8
         sign = 1.0 if name == "rotate_cw" else -1.0  # with y pointing down, increasing angle is clockwise
         pivot = _lerp(u[1], 0.3, 0.7) * sc.size, _lerp(u[2], 0.3, 0.7) * sc.size
         return _Motion(
@@ -252,7 +252,7 @@ def _motion(name: str, u: list[float], rng: np.random.Generator, sc: _Scene) -> 
 
 def _object(name: str, u: list[float], mo: _Motion, x: Array, y: Array, sc: _Scene) -> tuple[Array, Array]:
     """Object alpha (T, H, W) and its blend weight between the two palette colours (1 = pattern)."""
-    r = _lerp(u[0], 4.5, 7.0) * sc.scale
+    r = _lerp(u[0], 6.5, 9.5) * sc.scale
     orientation = 2 * np.pi * u[1]
     dx, dy = x - mo.cx[:, None, None], y - mo.cy[:, None, None]
     zero = np.zeros((1, 1, 1), dtype=np.float32)
@@ -272,7 +272,7 @@ def _object(name: str, u: list[float], mo: _Motion, x: Array, y: Array, sc: _Sce
     disc = _alpha(np.hypot(dx, dy) - r)
     if name == "circle":
         return disc, zero
-    k = 2 * np.pi / (_lerp(u[2], 4.0, 6.0) * sc.scale)  # stripe period / twice the checker cell
+    k = 2 * np.pi / (_lerp(u[2], 7.0, 9.0) * sc.scale)  # stripe period / twice the checker cell
     wave = np.sin(k * ax) if name == "stripes" else 2.0 * np.sin(k * ax) * np.sin(k * ay)
     return disc, np.clip(0.5 + 1.5 * wave, 0.0, 1.0)
 
@@ -307,7 +307,7 @@ def render_video(
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)
     )
     pal = _palette(colour_rng)
-    jitter = (0.0, 0.5 * sc.scale), (6.0, 30.0)
+    jitter = (0.0, 0.25 * sc.scale), (6.0, 30.0)
     jx, jy = _wander(jitter_rng, sc.t, *jitter), _wander(jitter_rng, sc.t, *jitter)
     x, y = sc.x - jx[:, None, None], sc.y - jy[:, None, None]  # camera shake moves the whole scene
 
@@ -319,7 +319,7 @@ def render_video(
     colour = pal.object + pattern[..., None] * (pal.pattern - pal.object)
     frames -= o_alpha[..., None] * (frames - colour)
     noise = noise_rng.standard_normal(frames.shape, dtype=np.float32)
-    noise *= 255 * noise_rng.uniform(0.005, 0.025)
+    noise *= 255 * noise_rng.uniform(0.0025, 0.0125)
     frames *= 255
     frames += noise
     frames += 0.5  # round to nearest on the truncating cast below
