@@ -92,7 +92,15 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 def test_every_shipped_config_loads(path):
     c = load_config(path)
     assert c.method.name in ("supervised", "fixmatch", "cmpl")
-    assert c.schedule.epochs > 0 and c.model.primary in ("r50", "r18")
+    assert c.schedule.epochs > 0 and c.model.primary in ("r50", "r18", "r50_w0.25")  # the last: Sec. 4.4
+
+
+def test_analysis_run_differs_from_the_supervised_baseline_only_in_the_network():
+    small = config_to_dict(load_config(CONFIGS / "kinetics400" / "supervised_r50w025_1pct.yaml"))
+    large = config_to_dict(load_config(CONFIGS / "kinetics400" / "supervised_r50_1pct.yaml"))
+    assert small["model"].pop("primary") == "r50_w0.25" and large["model"].pop("primary") == "r50"
+    assert small["train"].pop("output_dir") != large["train"].pop("output_dir")
+    assert small == large
 
 
 def test_paper_recipes_differ_where_the_paper_says():

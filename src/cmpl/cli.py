@@ -11,6 +11,8 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 from cmpl.config import ConfigError, load_config
@@ -27,6 +29,7 @@ EPILOG = """examples:
   torchrun --nproc-per-node 8 -m cmpl train configs/kinetics400/cmpl_r50_1pct.yaml
   cmpl evaluate runs/ucf101_cmpl --views 10x3
   cmpl predict runs/ucf101_cmpl video.mp4
+  cmpl report class-gap runs/k400_supervised_r50w025_1pct runs/k400_supervised_r50_1pct
 """
 
 
@@ -148,6 +151,36 @@ def build_parser() -> argparse.ArgumentParser:
         "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides (with a config target)"
     )
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+
+    p = sub.add_parser(
+        "report",
+        help="the paper's analysis figures (Figs. 1, 5, 7) from finished runs",
+        description="Draws one of the paper's Sec. 4.4 figures from finished runs and writes the PNG and "
+        "its numbers (same name, .json). configs/README.md lists the runs each figure needs.",
+    )
+    figures = p.add_subparsers(dest="figure", required=True, metavar="FIGURE")
+    f = figures.add_parser(
+        "class-gap", help="Fig. 1: per-class accuracy of a small minus a large network, both supervised"
+    )
+    f.add_argument("small_run", type=Path, help="supervised run of the small network (e.g. r50_w0.25)")
+    f.add_argument("large_run", type=Path, help="supervised run of the large network (e.g. r50)")
+    f.add_argument("-o", "--output", type=Path, default=Path("fig1_class_gap.png"))
+    f = figures.add_parser(
+        "temporal", help="Fig. 5: accuracy drop when the frames are re-sampled with a growing stride"
+    )
+    f.add_argument("runs", type=Path, nargs="+", help="finished runs; each one's primary network is scored")
+    f.add_argument("--strides", type=int, nargs="+", default=[1, 2, 4, 8], help="default: %(default)s")
+    f.add_argument("--views", type=_views, default=None, help="CLIPSxCROPS (default: each run's eval config)")
+    f.add_argument("--device", default="auto")
+    f.add_argument("-o", "--output", type=Path, default=Path("fig5_temporal.png"))
+    f = figures.add_parser(
+        "gain", help="Fig. 7: CMPL's per-class gain over FixMatch against the auxiliary's accuracy"
+    )
+    f.add_argument("cmpl_run", type=Path)
+    f.add_argument("fixmatch_run", type=Path)
+    f.add_argument("auxiliary_run", type=Path, help="supervised run whose primary is the auxiliary network")
+    f.add_argument("--bin-width", type=float, default=0.05, help="default: %(default)s")
+    f.add_argument("-o", "--output", type=Path, default=Path("fig7_gain.png"))
 
     p = sub.add_parser("predict", help="top-k labels of video files with a run's primary network")
     p.add_argument("run_dir", type=Path)
@@ -283,6 +316,48 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         print(json.dumps({"video": str(path), "top": [{"label": n, "prob": round(p, 4)} for n, p in top]}))
 
 
+def _cmd_report(args: argparse.Namespace) -> None:
+    from cmpl.analysis import paper_figures as pf
+
+    if args.figure == "class-gap":
+        gaps = pf.class_gap(pf.read_class_accuracy(args.small_run), pf.read_class_accuracy(args.large_run))
+        pf.plot_class_gap(gaps, args.output)
+        numbers: object = [{"class": name, "gap": gap} for name, gap in gaps]
+        ahead = sum(gap > 0 for _, gap in gaps)
+        print(f"the small network is ahead on {ahead} of {len(gaps)} classes")
+    elif args.figure == "temporal":
+        from cmpl.engine.inference import load_run, score_test_set
+
+        if 1 not in args.strides:
+            args.strides = [1, *args.strides]
+        numbers = {}
+        for run_dir in args.runs:
+            run = load_run(run_dir, args.device)
+            clips, crops = args.views or (run.config.eval.num_clips, run.config.eval.num_crops)
+            top1 = {
+                s: score_test_set(run, clips, crops, transform=partial(pf.hold_frames, stride=s)).top1
+                for s in sorted(set(args.strides))
+            }
+            numbers[f"{run_dir.name} ({run.config.model.primary})"] = {
+                "top1": top1,
+                "drop": pf.drop_ratios(top1),
+            }
+            print(f"{run_dir}: " + "  ".join(f"stride {s}: {acc:.1f}" for s, acc in top1.items()))
+        pf.plot_drop_ratios({name: v["drop"] for name, v in numbers.items()}, args.output)
+    else:
+        result = pf.binned_gain(
+            pf.read_class_accuracy(args.cmpl_run),
+            pf.read_class_accuracy(args.fixmatch_run),
+            pf.read_class_accuracy(args.auxiliary_run),
+            args.bin_width,
+        )
+        pf.plot_gain(result, args.output)
+        numbers = asdict(result)
+        print(f"least-squares slope {result.slope:.1f} points of gain per unit of auxiliary accuracy")
+    args.output.with_suffix(".json").write_text(json.dumps(numbers, indent=1))
+    print(f"wrote {args.output} and {args.output.with_suffix('.json')}")
+
+
 COMMANDS = {
     "demo": _cmd_demo,
     "make-synthetic": _cmd_make_synthetic,
@@ -292,6 +367,7 @@ COMMANDS = {
     "evaluate": _cmd_evaluate,
     "predict": _cmd_predict,
     "check-videos": _cmd_check_videos,
+    "report": _cmd_report,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from cmpl.engine.run_data import load_dataset
 from cmpl.engine.trainer import clip_specs, resolve_device
 from cmpl.methods import build_method
 
-__all__ = ["TrainedRun", "evaluate_run", "load_run", "predict_videos"]
+__all__ = ["TrainedRun", "evaluate_run", "load_run", "predict_videos", "score_test_set"]
 
 
 @dataclass
@@ -58,24 +59,37 @@ def load_run(run_dir: Path, device: str = "auto") -> TrainedRun:
     return TrainedRun(config, names, method.primary.to(dev).eval(), dev)
 
 
-def evaluate_run(
-    run: TrainedRun, run_dir: Path, num_clips: int, num_crops: int, progress: bool = True
-) -> tuple[EvalResult, Path]:
-    """Evaluate on the configured test set and write ``results_<clips>x<crops>.json`` beside the run."""
+def score_test_set(
+    run: TrainedRun,
+    num_clips: int,
+    num_crops: int,
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    progress: bool = True,
+) -> EvalResult:
+    """The primary network on the run's configured test set; `transform` edits the uint8 clips
+    ``(N, T, C, H, W)`` before normalisation (e.g. the temporal re-sampling of the paper's Fig. 5)."""
     records = load_dataset(run.config, "test").records
     if run.config.eval.max_videos:
         records = records[: run.config.eval.max_videos]
-    result = evaluate(
+    normalize = ClipAugment().normalize
+    return evaluate(
         run.primary,
         run.test_clips(records, num_clips, num_crops),
         num_classes=len(run.class_names),
         device=run.device,
-        normalize=ClipAugment().normalize,
+        normalize=normalize if transform is None else (lambda clips: normalize(transform(clips))),
         batch_size=run.config.eval.batch_size,
         num_workers=run.config.data.num_workers,
         amp=run.amp,
         progress=progress,
     )
+
+
+def evaluate_run(
+    run: TrainedRun, run_dir: Path, num_clips: int, num_crops: int, progress: bool = True
+) -> tuple[EvalResult, Path]:
+    """Evaluate on the configured test set and write ``results_<clips>x<crops>.json`` beside the run."""
+    result = score_test_set(run, num_clips, num_crops, progress=progress)
     out = run_dir / f"results_{num_clips}x{num_crops}.json"
     out.write_text(
         json.dumps(

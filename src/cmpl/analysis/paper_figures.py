@@ -1,0 +1,196 @@
+"""The paper's analysis figures (Sec. 4.4) from finished runs: the numbers first, then the PNG.
+
+* Fig. 1, :func:`class_gap`: per-class accuracy of a small minus a large network, both supervised.
+* Fig. 5, :func:`hold_frames` and :func:`drop_ratios`: how much a network loses when its clip's temporal
+  dynamics are removed by re-sampling the frames with a growing stride.
+* Fig. 7, :func:`binned_gain`: per-class gain of CMPL's primary over FixMatch's, against the per-class
+  accuracy of the supervised auxiliary network, in bins of 0.05, with a least-squares line.
+
+Per-class accuracies come from a run's ``results.json`` (percent, NaN for a class without test videos).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+__all__ = [
+    "BinnedGain",
+    "ClassAccuracy",
+    "binned_gain",
+    "class_gap",
+    "drop_ratios",
+    "hold_frames",
+    "plot_class_gap",
+    "plot_drop_ratios",
+    "plot_gain",
+    "read_class_accuracy",
+]
+
+
+@dataclass(frozen=True)
+class ClassAccuracy:
+    """One run's per-class top-1 accuracy (percent) on its test set."""
+
+    class_names: list[str]
+    accuracy: list[float]
+
+
+def read_class_accuracy(run_dir: Path) -> ClassAccuracy:
+    """The per-class accuracy a run wrote into ``results.json`` at the end of training."""
+    path = Path(run_dir) / "results.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no results; is {run_dir} a finished run?")
+    saved = json.loads(path.read_text())
+    return ClassAccuracy(saved["class_names"], saved["per_class_accuracy"])
+
+
+def _paired(a: ClassAccuracy, b: ClassAccuracy) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Classes both runs scored (same class list required), with their accuracies as arrays."""
+    if a.class_names != b.class_names:
+        raise ValueError("the runs were trained on different class lists; compare runs of one dataset")
+    keep = [
+        i
+        for i, (x, y) in enumerate(zip(a.accuracy, b.accuracy, strict=True))
+        if not (math.isnan(x) or math.isnan(y))
+    ]
+    return [a.class_names[i] for i in keep], np.array(a.accuracy)[keep], np.array(b.accuracy)[keep]
+
+
+def class_gap(small: ClassAccuracy, large: ClassAccuracy) -> list[tuple[str, float]]:
+    """(class, Acc_small - Acc_large) sorted from the small network's largest lead to its largest deficit."""
+    names, acc_s, acc_l = _paired(small, large)
+    gaps = acc_s - acc_l
+    order = sorted(range(len(names)), key=lambda i: (-gaps[i], names[i]))
+    return [(names[i], float(gaps[i])) for i in order]
+
+
+def hold_frames(clips: torch.Tensor, stride: int) -> torch.Tensor:
+    """Re-sample a clip's T frames with `stride`, holding each kept frame so that T stays the same.
+
+    ``(B, T, C, H, W)``; frame ``t`` becomes frame ``(t // stride) * stride``. Stride 1 is the clip itself;
+    stride T leaves one still frame: the paper's way (Fig. 5) of removing temporal dynamics without changing
+    the input's shape.
+    """
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    t = clips.shape[1]
+    index = (torch.arange(t, device=clips.device) // stride) * stride
+    return clips.index_select(1, index)
+
+
+def drop_ratios(top1_by_stride: Mapping[int, float]) -> dict[int, float]:
+    """Accuracy drop relative to stride 1, ``(acc_1 - acc_s) / acc_1``, per stride (NaN, undefined, when the
+    unchanged clips score 0 %)."""
+    if 1 not in top1_by_stride:
+        raise ValueError("stride 1 (the unchanged clip) is the reference and must be measured")
+    reference = top1_by_stride[1]
+    return {
+        s: (reference - acc) / reference if reference > 0 else math.nan
+        for s, acc in sorted(top1_by_stride.items())
+    }
+
+
+@dataclass(frozen=True)
+class BinnedGain:
+    """Fig. 7's points (bin centre of auxiliary accuracy, mean primary gain, classes in the bin) and line."""
+
+    centres: list[float]
+    mean_gain: list[float]
+    counts: list[int]
+    slope: float
+    intercept: float
+
+
+def binned_gain(
+    cmpl: ClassAccuracy, fixmatch: ClassAccuracy, auxiliary: ClassAccuracy, width: float = 0.05
+) -> BinnedGain:
+    """Mean per-class gain of CMPL's primary over FixMatch's (points) in bins of the supervised auxiliary
+    network's per-class accuracy (a fraction), and the least-squares line through the points."""
+    if not 0 < width <= 1:
+        raise ValueError(f"bin width must be in (0, 1], got {width}")
+    names, acc_c, acc_f = _paired(cmpl, fixmatch)
+    aux = dict(zip(auxiliary.class_names, auxiliary.accuracy, strict=True))
+    if set(names) - set(aux):
+        raise ValueError("the auxiliary run lacks classes of the CMPL and FixMatch runs")
+    keep = [i for i, n in enumerate(names) if not math.isnan(aux[n])]
+    gain = (acc_c - acc_f)[keep]
+    fraction = np.array([aux[names[i]] / 100.0 for i in keep])
+    last_bin = math.ceil(1 / width) - 1
+    bins = np.minimum(np.floor(fraction / width + 1e-9).astype(int), last_bin)  # accuracy 1.0 joins the last
+    centres, means, counts = [], [], []
+    for b in sorted(set(bins.tolist())):
+        members = bins == b
+        centres.append((b + 0.5) * width)
+        means.append(float(gain[members].mean()))
+        counts.append(int(members.sum()))
+    slope, intercept = (
+        np.polyfit(centres, means, 1) if len(centres) > 1 else (0.0, means[0] if means else 0.0)
+    )
+    return BinnedGain(centres, means, counts, float(slope), float(intercept))
+
+
+# ---------------------------------------------------------------------------------------------- plots
+
+
+def plot_class_gap(gaps: Sequence[tuple[str, float]], path: Path, labels_each_side: int = 10) -> None:
+    """Fig. 1: one bar per class; the classes at both ends are named (all of them for small datasets)."""
+    values = [g for _, g in gaps]
+    fig, ax = plt.subplots(figsize=(max(6.0, min(16.0, 0.25 * len(gaps))), 4))
+    ax.bar(range(len(gaps)), values, color=["tab:orange" if v > 0 else "tab:blue" for v in values], width=0.9)
+    ax.axhline(0, color="k", linewidth=0.8)
+    named = (
+        range(len(gaps))
+        if len(gaps) <= 2 * labels_each_side
+        else [*range(labels_each_side), *range(len(gaps) - labels_each_side, len(gaps))]
+    )
+    ax.set_xticks(list(named), [gaps[i][0] for i in named], rotation=90, fontsize=7)
+    ax.set_ylabel("Acc_small - Acc_large (points)")
+    ax.set_title("per-class accuracy gap, both networks supervised")
+    _save(fig, path)
+
+
+def plot_drop_ratios(curves: Mapping[str, Mapping[int, float]], path: Path) -> None:
+    """Fig. 5: accuracy drop ratio against re-sampling stride, one line per network."""
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for name, ratios in curves.items():
+        strides = sorted(ratios)
+        ax.plot(strides, [100 * ratios[s] for s in strides], marker="o", label=name)
+    ax.set_xscale("log", base=2)
+    strides = sorted({s for ratios in curves.values() for s in ratios})
+    ax.set_xticks(strides, [str(s) for s in strides])
+    ax.set_xlabel("re-sampling stride (frames held)")
+    ax.set_ylabel("accuracy drop ratio (%)")
+    ax.set_title("sensitivity to temporal dynamics")
+    ax.legend()
+    _save(fig, path)
+
+
+def plot_gain(result: BinnedGain, path: Path) -> None:
+    """Fig. 7: red points per bin, blue least-squares line."""
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.scatter(result.centres, result.mean_gain, color="tab:red", zorder=3)
+    xs = np.array([0.0, 1.0])
+    ax.plot(xs, result.slope * xs + result.intercept, color="tab:blue")
+    ax.axhline(0, color="k", linewidth=0.8)
+    ax.set_xlabel("auxiliary accuracy (supervised, per class)")
+    ax.set_ylabel("primary gain, CMPL - FixMatch (points)")
+    ax.set_title("primary gain vs auxiliary accuracy")
+    _save(fig, path)
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from cmpl.analysis.paper_figures import (
+    ClassAccuracy,
+    binned_gain,
+    class_gap,
+    drop_ratios,
+    hold_frames,
+)
+from cmpl.cli import main
+from cmpl.config import load_config
+from cmpl.engine.trainer import Trainer
+from tests.conftest import fast_overrides
+
+NAMES = ["a", "b", "c", "d"]
+
+
+def test_class_gap_sorts_from_the_small_networks_lead_to_its_deficit_and_skips_untested_classes():
+    small = ClassAccuracy(NAMES, [50.0, 10.0, math.nan, 80.0])
+    large = ClassAccuracy(NAMES, [20.0, 40.0, 30.0, 80.0])
+    assert class_gap(small, large) == [("a", 30.0), ("d", 0.0), ("b", -30.0)]
+    with pytest.raises(ValueError, match="different class lists"):
+        class_gap(small, ClassAccuracy(["a", "b", "c", "x"], [0.0] * 4))
+
+
+def test_hold_frames_keeps_every_stride_th_frame_and_the_shape():
+    clips = torch.arange(8).view(1, 8, 1, 1, 1).expand(2, 8, 3, 4, 4).to(torch.uint8)
+    frame_ids = lambda x: x[0, :, 0, 0, 0].tolist()  # noqa: E731
+    assert frame_ids(hold_frames(clips, 1)) == list(range(8))
+    assert frame_ids(hold_frames(clips, 2)) == [0, 0, 2, 2, 4, 4, 6, 6]
+    assert frame_ids(hold_frames(clips, 8)) == [0] * 8  # a still clip
+    assert hold_frames(clips, 4).shape == clips.shape
+    with pytest.raises(ValueError, match="stride"):
+        hold_frames(clips, 0)
+
+
+def test_drop_ratios_are_relative_to_the_unchanged_clip():
+    assert drop_ratios({4: 30.0, 1: 60.0, 2: 45.0}) == {1: 0.0, 2: 0.25, 4: 0.5}
+    assert all(math.isnan(r) for r in drop_ratios({1: 0.0, 2: 0.0}).values())  # nothing to lose
+    with pytest.raises(ValueError, match="stride 1"):
+        drop_ratios({2: 10.0})
+
+
+def test_binned_gain_means_per_bin_and_least_squares_line():
+    names = ["a", "b", "c", "d", "e"]
+    cmpl = ClassAccuracy(names, [60.0, 50.0, 40.0, 90.0, 70.0])
+    fixmatch = ClassAccuracy(names, [50.0, 46.0, 40.0, 70.0, 70.0])  # gains 10, 4, 0, 20, 0
+    auxiliary = ClassAccuracy(names, [12.0, 14.0, 15.0, 100.0, math.nan])  # e has no auxiliary score
+    result = binned_gain(cmpl, fixmatch, auxiliary)
+    assert result.centres == pytest.approx([0.125, 0.175, 0.975])  # 0.15 starts a bin; 1.0 joins the last
+    assert result.mean_gain == [7.0, 0.0, 20.0]
+    assert result.counts == [2, 1, 1]
+    slope, intercept = np.polyfit(result.centres, result.mean_gain, 1)
+    assert (result.slope, result.intercept) == pytest.approx((slope, intercept))
+    assert result.slope > 0
+
+
+@pytest.fixture(scope="module")
+def supervised_run(tiny_synthetic, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "supervised"
+    Trainer(load_config(None, fast_overrides(tiny_synthetic, run_dir, "supervised", iterations=2))).fit()
+    return run_dir
+
+
+def test_report_commands_write_figure_and_numbers(supervised_run, tmp_path):
+    run = str(supervised_run)
+    out = tmp_path / "fig1.png"
+    assert main(["report", "class-gap", run, run, "-o", str(out)]) == 0
+    gaps = json.loads(out.with_suffix(".json").read_text())
+    assert len(gaps) == 12 and all(g["gap"] == 0.0 for g in gaps)  # a run against itself
+    assert out.stat().st_size > 5_000
+
+    out = tmp_path / "fig5.png"
+    assert (
+        main(
+            ["report", "temporal", run, "--strides", "8", "--views", "1x1", "--device", "cpu", "-o", str(out)]
+        )
+        == 0
+    )
+    (curve,) = json.loads(out.with_suffix(".json").read_text()).values()
+    assert set(curve["top1"]) == {"1", "8"}  # stride 1, the reference, is always measured
+    expected = (
+        (curve["top1"]["1"] - curve["top1"]["8"]) / curve["top1"]["1"] if curve["top1"]["1"] else math.nan
+    )
+    assert curve["drop"]["8"] == pytest.approx(expected, nan_ok=True)
+    assert out.is_file()
+
+    out = tmp_path / "fig7.png"
+    assert main(["report", "gain", run, run, run, "-o", str(out)]) == 0
+    numbers = json.loads(out.with_suffix(".json").read_text())
+    assert sum(numbers["counts"]) == 12 and set(numbers["mean_gain"]) == {0.0}
+    assert out.is_file()
+
+
+def test_report_on_a_folder_without_results_is_one_error_line(tmp_path, capsys):
+    assert main(["report", "class-gap", str(tmp_path), str(tmp_path), "-o", str(tmp_path / "x.png")]) == 2
+    assert capsys.readouterr().err.startswith("error:")
