@@ -99,6 +99,28 @@ def test_report_commands_write_figure_and_numbers(supervised_run, tmp_path):
     assert out.is_file()
 
 
+def test_pseudo_label_and_sweep_reports(supervised_run, tiny_synthetic, tmp_path):
+    fixmatch = tmp_path / "fixmatch"
+    overrides = [*fast_overrides(tiny_synthetic, fixmatch, "fixmatch", iterations=2), "method.threshold=0.5"]
+    Trainer(load_config(None, overrides)).fit()
+
+    out = tmp_path / "fig2.png"
+    assert main(["report", "pseudo-labels", str(fixmatch), str(supervised_run), "-o", str(out)]) == 0
+    curves = json.loads(out.with_suffix(".json").read_text())
+    assert curves["fixmatch"]["step"] == [1, 2] and len(curves["fixmatch"]["correct_percent"]) == 2
+    assert curves["supervised"] == {"step": [], "correct_percent": []}  # no pseudo-labels to draw
+    assert out.is_file()
+
+    out = tmp_path / "fig4.png"
+    assert (
+        main(["report", "sweep", "method.threshold", str(fixmatch), str(supervised_run), "-o", str(out)]) == 0
+    )
+    points = json.loads(out.with_suffix(".json").read_text())
+    assert [p["method.threshold"] for p in points] == [0.5, 0.9]  # sorted by value
+    assert points[0]["top1"] == json.loads((fixmatch / "results.json").read_text())["top1"]
+    assert main(["report", "sweep", "method.nope", str(fixmatch), "-o", str(out)]) == 2
+
+
 def test_report_on_a_folder_without_results_is_one_error_line(tmp_path, capsys):
     assert main(["report", "class-gap", str(tmp_path), str(tmp_path), "-o", str(tmp_path / "x.png")]) == 2
     assert capsys.readouterr().err.startswith("error:")

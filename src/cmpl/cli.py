@@ -154,8 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "report",
-        help="the paper's analysis figures (Figs. 1, 5, 7) from finished runs",
-        description="Draws one of the paper's Sec. 4.4 figures from finished runs and writes the PNG and "
+        help="the paper's figures (1, 2, 4, 5, 7) from finished runs",
+        description="Draws one of the paper's figures from finished runs and writes the PNG and "
         "its numbers (same name, .json). configs/README.md lists the runs each figure needs.",
     )
     figures = p.add_subparsers(dest="figure", required=True, metavar="FIGURE")
@@ -165,6 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("small_run", type=Path, help="supervised run of the small network (e.g. r50_w0.25)")
     f.add_argument("large_run", type=Path, help="supervised run of the large network (e.g. r50)")
     f.add_argument("-o", "--output", type=Path, default=Path("fig1_class_gap.png"))
+    f = figures.add_parser(
+        "pseudo-labels", help="Fig. 2: correct pseudo-labels / unlabeled clips over training, per run"
+    )
+    f.add_argument("runs", type=Path, nargs="+", help="CMPL or FixMatch runs (e.g. one of each)")
+    f.add_argument("-o", "--output", type=Path, default=Path("fig2_pseudo_labels.png"))
+    f = figures.add_parser("sweep", help="Fig. 4: top-1 against one config value across runs")
+    f.add_argument("key", help="dotted config key, e.g. method.threshold")
+    f.add_argument("runs", type=Path, nargs="+", help="finished runs that differ in KEY")
+    f.add_argument("-o", "--output", type=Path, default=Path("fig4_sweep.png"))
     f = figures.add_parser(
         "temporal", help="Fig. 5: accuracy drop when the frames are re-sampled with a growing stride"
     )
@@ -325,6 +334,19 @@ def _cmd_report(args: argparse.Namespace) -> None:
         numbers: object = [{"class": name, "gap": gap} for name, gap in gaps]
         ahead = sum(gap > 0 for _, gap in gaps)
         print(f"the small network is ahead on {ahead} of {len(gaps)} classes")
+    elif args.figure == "pseudo-labels":
+        pf.plot_correct_pseudo_labels(args.runs, args.output)
+        numbers = {}
+        for run_dir in args.runs:
+            steps, values = pf.correct_pseudo_labels(run_dir)
+            numbers[run_dir.name] = {"step": steps, "correct_percent": values}
+            last = f"{values[-1]:.1f} % at step {steps[-1]}" if steps else "no pseudo-labels logged"
+            print(f"{run_dir}: {last}")
+    elif args.figure == "sweep":
+        points = pf.sweep(args.runs, args.key)
+        pf.plot_sweep(points, args.key, args.output)
+        numbers = [{args.key: value, "top1": top1} for value, top1 in points]
+        print("  ".join(f"{value}: {top1:.1f}" for value, top1 in points))
     elif args.figure == "temporal":
         from cmpl.engine.inference import load_run, score_test_set
 

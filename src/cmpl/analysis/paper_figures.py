@@ -1,6 +1,9 @@
-"""The paper's analysis figures (Sec. 4.4) from finished runs: the numbers first, then the PNG.
+"""The paper's figures (Sec. 1 and 4.3-4.4) from finished runs: the numbers first, then the PNG.
 
 * Fig. 1, :func:`class_gap`: per-class accuracy of a small minus a large network, both supervised.
+* Fig. 2, :func:`correct_pseudo_labels`: the share of unlabeled clips whose pseudo-label for the primary
+  network is correct, over training (logged as ``pl_correct_primary``).
+* Fig. 4, :func:`sweep`: top-1 against one config value across runs (threshold, B_u/B_l, loss weight).
 * Fig. 5, :func:`hold_frames` and :func:`drop_ratios`: how much a network loses when its clip's temporal
   dynamics are removed by re-sampling the frames with a growing stride.
 * Fig. 7, :func:`binned_gain`: per-class gain of CMPL's primary over FixMatch's, against the per-class
@@ -16,6 +19,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -23,18 +27,26 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+import yaml
+
+from cmpl.engine.metrics import read_metrics
 
 __all__ = [
     "BinnedGain",
     "ClassAccuracy",
     "binned_gain",
     "class_gap",
+    "correct_pseudo_labels",
+    "draw_correct_pseudo_labels",
     "drop_ratios",
     "hold_frames",
     "plot_class_gap",
+    "plot_correct_pseudo_labels",
     "plot_drop_ratios",
     "plot_gain",
+    "plot_sweep",
     "read_class_accuracy",
+    "sweep",
 ]
 
 
@@ -46,12 +58,20 @@ class ClassAccuracy:
     accuracy: list[float]
 
 
-def read_class_accuracy(run_dir: Path) -> ClassAccuracy:
-    """The per-class accuracy a run wrote into ``results.json`` at the end of training."""
+def _results(run_dir: Path) -> dict[str, Any]:
     path = Path(run_dir) / "results.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no results; is {run_dir} a finished run?")
-    saved = json.loads(path.read_text())
+    return json.loads(path.read_text())
+
+
+def _top1(run_dir: Path) -> float:
+    return float(_results(run_dir)["top1"])
+
+
+def read_class_accuracy(run_dir: Path) -> ClassAccuracy:
+    """The per-class accuracy a run wrote into ``results.json`` at the end of training."""
+    saved = _results(run_dir)
     return ClassAccuracy(saved["class_names"], saved["per_class_accuracy"])
 
 
@@ -73,6 +93,29 @@ def class_gap(small: ClassAccuracy, large: ClassAccuracy) -> list[tuple[str, flo
     gaps = acc_s - acc_l
     order = sorted(range(len(names)), key=lambda i: (-gaps[i], names[i]))
     return [(names[i], float(gaps[i])) for i in order]
+
+
+def correct_pseudo_labels(run_dir: Path) -> tuple[list[int], list[float]]:
+    """Fig. 2's curve of one run: training steps and the percent of unlabeled clips with a correct
+    pseudo-label for the primary network (empty for a supervised run)."""
+    rows = [r for r in read_metrics(Path(run_dir), "train") if "pl_correct_primary" in r]
+    return [r["step"] for r in rows], [100.0 * r["pl_correct_primary"] for r in rows]
+
+
+def sweep(runs: Sequence[Path], key: str) -> list[tuple[Any, float]]:
+    """(value of the dotted config `key` in each run's saved config, its top-1), sorted by value."""
+    points = []
+    for run_dir in runs:
+        config_path = Path(run_dir) / "config.yaml"
+        if not config_path.is_file():
+            raise FileNotFoundError(f"{config_path}: no saved config; is {run_dir} a run?")
+        value: Any = yaml.safe_load(config_path.read_text())
+        for part in key.split("."):
+            if not isinstance(value, dict) or part not in value:
+                raise ValueError(f"{key}: not a config key of {run_dir}")
+            value = value[part]
+        points.append((value, _top1(Path(run_dir))))
+    return sorted(points, key=lambda p: p[0])
 
 
 def hold_frames(clips: torch.Tensor, stride: int) -> torch.Tensor:
@@ -157,6 +200,37 @@ def plot_class_gap(gaps: Sequence[tuple[str, float]], path: Path, labels_each_si
     ax.set_xticks(list(named), [gaps[i][0] for i in named], rotation=90, fontsize=7)
     ax.set_ylabel("Acc_small - Acc_large (points)")
     ax.set_title("per-class accuracy gap, both networks supervised")
+    _save(fig, path)
+
+
+def draw_correct_pseudo_labels(ax: plt.Axes, run_dir: Path, **style: Any) -> bool:
+    """Fig. 2's curve of one run on `ax`; False (nothing drawn) for a run without pseudo-labels."""
+    steps, values = correct_pseudo_labels(run_dir)
+    if steps:
+        ax.plot(steps, values, **style)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("correct pseudo-labels / unlabeled clips (%)")
+    return bool(steps)
+
+
+def plot_correct_pseudo_labels(runs: Sequence[Path], path: Path) -> None:
+    """Fig. 2: one curve per run, named by its folder."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for run_dir in runs:
+        draw_correct_pseudo_labels(ax, run_dir, label=Path(run_dir).name)
+    ax.set_title("ratio of correct pseudo-labels")
+    if ax.lines:
+        ax.legend()
+    _save(fig, path)
+
+
+def plot_sweep(points: Sequence[tuple[Any, float]], key: str, path: Path) -> None:
+    """Fig. 4: top-1 against one hyperparameter."""
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot([str(v) for v, _ in points], [top1 for _, top1 in points], marker="o")
+    ax.set_xlabel(key)
+    ax.set_ylabel("top-1 (%)")
+    ax.set_title(f"effect of {key}")
     _save(fig, path)
 
 

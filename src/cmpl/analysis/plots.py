@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from cmpl.engine.metrics import read_metrics
+from cmpl.analysis.paper_figures import draw_correct_pseudo_labels
 
 __all__ = ["plot_demo"]
 
@@ -30,17 +30,9 @@ def plot_demo(summary: dict[str, Any], path: Path) -> None:
     ax_acc.set_title("primary network, same labeled subset")
     for m in methods:
         for r in summary["runs"][m]:
-            rows = [x for x in read_metrics(Path(r["run_dir"]), "train") if "pl_correct_primary" in x]
-            if rows:
-                ax_pl.plot(
-                    [x["step"] for x in rows],
-                    [100 * x["pl_correct_primary"] for x in rows],
-                    color=colors.get(m, "tab:orange"),
-                    alpha=0.7,
-                    label=m if r is summary["runs"][m][0] else None,
-                )
-    ax_pl.set_xlabel("iteration")
-    ax_pl.set_ylabel("correct pseudo-labels / unlabeled clips (%)")
+            first = r is summary["runs"][m][0]
+            style = {"color": colors.get(m, "tab:orange"), "alpha": 0.7, "label": m if first else None}
+            draw_correct_pseudo_labels(ax_pl, Path(r["run_dir"]), **style)
     ax_pl.set_title("pseudo-labels that train the primary network")
     if ax_pl.lines:
         ax_pl.legend()
