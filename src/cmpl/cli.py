@@ -103,6 +103,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-per-class", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
 
+    p = sub.add_parser(
+        "prepare",
+        help="one-time copy of a dataset, re-encoded to train faster",
+        description="Mirrors SOURCE into DEST: videos re-encoded at a short side of at most --short-side "
+        "pixels with a key frame every --keyframe-interval frames (timestamps kept, audio dropped), other "
+        "files copied, same relative paths. Then train with data.root=DEST. Files already done are kept, so "
+        "an interrupted run continues; videos that fail are listed in DEST/prepare_failed.txt (exit 1).",
+    )
+    p.add_argument("source", type=Path, help="dataset folder (videos and annotation files)")
+    p.add_argument("dest", type=Path, help="output folder, outside the source")
+    p.add_argument("--short-side", type=int, default=320, help="0 keeps the size (default: %(default)s)")
+    p.add_argument("--keyframe-interval", type=int, default=16, help="in frames (default: %(default)s)")
+    p.add_argument("--crf", type=int, default=23, help="x264 quality, lower is better (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+
     p = sub.add_parser("split", help="draw the balanced labeled subset of a config and write it as lists")
     _config_args(p)
 
@@ -229,6 +244,20 @@ def _cmd_make_synthetic(args: argparse.Namespace) -> None:
         progress=True,
     )
     print(f"synthetic dataset ready in {root} (train.txt, test.txt, classes.txt)")
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from cmpl.data.prepare import FAILED_FILE, PrepareSettings, prepare_dataset
+
+    settings = PrepareSettings(args.short_side, args.keyframe_interval, args.crf)
+    report = prepare_dataset(args.source, args.dest, settings, workers=args.workers)
+    print(
+        f"{report.encoded} videos encoded, {report.copied} files copied, {report.up_to_date} up to date, "
+        f"{len(report.failed)} failed -> {args.dest}"
+    )
+    if report.failed:
+        print(f"failed videos are listed in {args.dest / FAILED_FILE}", file=sys.stderr)
+    return 1 if report.failed else 0
 
 
 def _cmd_split(args: argparse.Namespace) -> None:
@@ -383,6 +412,7 @@ def _cmd_report(args: argparse.Namespace) -> None:
 COMMANDS = {
     "demo": _cmd_demo,
     "make-synthetic": _cmd_make_synthetic,
+    "prepare": _cmd_prepare,
     "split": _cmd_split,
     "train": _cmd_train,
     "bench": _cmd_bench,
