@@ -19,7 +19,8 @@ from cmpl.config import load_config
 from cmpl.data.annotations import VideoRecord, read_class_names, write_class_names, write_path_label_list
 from cmpl.data.augment import ClipAugment
 from cmpl.data.datasets import TestClips, TrainClips
-from cmpl.data.decode import VideoDecodeError
+from cmpl.data.decode import VideoDecodeError, open_video
+from cmpl.data.prepare import PrepareSettings, prepare_dataset
 from cmpl.data.sampling import ClipSpec
 from cmpl.data.splits import balanced_split
 from cmpl.data.synthetic import SYNTHETIC_CLASSES, render_video
@@ -44,6 +45,24 @@ def _videos(folder: Path) -> list[Path]:
 
 def _real_clip_names() -> list[str]:
     return sorted(p.name for p in REAL_CLIPS.glob("*") if p.suffix in (".mp4", ".avi")) or ["<absent>"]
+
+
+def test_prepared_copies_of_real_clips_read_the_same_frames(tmp_path: Path) -> None:
+    """cmpl prepare on real codec output (incl. AVI with packed B-frames): same frame count, and frame i of the
+    copy is frame i of the source up to compression error, clearly closer than frame i + 1 is."""
+    videos = _videos(REAL_CLIPS)
+    report = prepare_dataset(
+        REAL_CLIPS, tmp_path, PrepareSettings(short_side=0, crf=18), workers=2, progress=False
+    )
+    assert report.encoded == len(videos) and not report.failed
+    for video in videos:
+        with open_video(video) as source, open_video(tmp_path / video.name) as copy:
+            assert copy.meta == source.meta, video.name
+            indices = list(range(0, source.meta.num_frames - 1, 7))
+            original, copied = source.read(indices).astype(float), copy.read(indices).astype(float)
+            following = source.read([i + 1 for i in indices]).astype(float)
+            same, next_frame = np.abs(copied - original).mean(), np.abs(copied - following).mean()
+            assert same < 3 and same < 0.6 * next_frame, (video.name, same, next_frame)
 
 
 def _summary(results: dict) -> dict:

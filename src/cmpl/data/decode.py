@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -234,20 +234,11 @@ class PyAVReader:
             )
 
     def _timed_frames(self) -> Iterator[tuple[int, av.VideoFrame]]:
-        """(frame index, frame) in display order, timestamps re-sorted within a small window."""
+        """(frame index, frame) in display order."""
         assert self._container is not None
-        frames: deque[av.VideoFrame] = deque()
-        stamps: list[int] = []
         step = max(int(1 / self.meta.fps / self._stream.time_base), 1)
-        last = self._first_pts - step
-        for frame in self._container.decode(self._stream):
-            last = frame.pts if frame.pts is not None else last + step
-            frames.append(frame)
-            heapq.heappush(stamps, last)
-            if len(frames) > _REORDER_WINDOW:
-                yield self._index_of(heapq.heappop(stamps)), frames.popleft()
-        while frames:
-            yield self._index_of(heapq.heappop(stamps)), frames.popleft()
+        for pts, frame in display_timestamps(self._container.decode(self._stream), step, self._first_pts):
+            yield self._index_of(pts), frame
 
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         """RGB at the stream's size (np.stack keeps working if a stream changes resolution midway).
@@ -261,6 +252,25 @@ class PyAVReader:
             frame, format="rgb24", width=self.meta.width, height=self.meta.height
         )
         return rgb.to_ndarray()
+
+
+def display_timestamps(
+    frames: Iterable[av.VideoFrame], step: int, first_pts: int = 0
+) -> Iterator[tuple[int, av.VideoFrame]]:
+    """(timestamp, frame) with frames in decoder output order, which is display order, and their timestamps
+    re-sorted within a window of a few frames: some containers (AVI with packed B-frames) attach the right
+    timestamps to the wrong frames. A frame without a timestamp gets the previous one plus `step`."""
+    pending: deque[av.VideoFrame] = deque()
+    stamps: list[int] = []
+    last = first_pts - step
+    for frame in frames:
+        last = frame.pts if frame.pts is not None else last + step
+        pending.append(frame)
+        heapq.heappush(stamps, last)
+        if len(pending) > _REORDER_WINDOW:
+            yield heapq.heappop(stamps), pending.popleft()
+    while pending:
+        yield heapq.heappop(stamps), pending.popleft()
 
 
 def _reason(error: av.FFmpegError) -> str:

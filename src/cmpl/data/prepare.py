@@ -29,6 +29,7 @@ import av
 from tqdm import tqdm
 
 from cmpl.data.annotations import VIDEO_EXTENSIONS
+from cmpl.data.decode import display_timestamps
 
 __all__ = ["PrepareReport", "PrepareSettings", "prepare_dataset", "prepare_video", "target_size"]
 
@@ -98,14 +99,16 @@ def prepare_video(src: Path, dst: Path, settings: PrepareSettings) -> None:
                 encoder.codec_context.time_base = encoder.time_base = time_base
                 if avi:
                     encoder.codec_context.max_b_frames = 0  # AVI has no presentation timestamps to reorder by
+                source_base = stream.time_base or 1 / rate
+                step = max(int(1 / rate / source_base), 1)
                 last, start = -1, None
-                for index, frame in enumerate(source.decode(stream)):
+                for pts, frame in display_timestamps(source.decode(stream), step):
                     scaled = frame.reformat(
                         width=width, height=height, format="yuv420p", interpolation="AREA"
                     )
-                    seconds = frame.time if frame.time is not None else index / rate
-                    start = seconds if start is None else start  # the copy starts at 0 (AVI would pad a gap)
-                    last = max(round((seconds - start) / time_base), last + 1)  # strictly increasing
+                    start = pts if start is None else start  # the copy starts at 0 (AVI would pad a gap)
+                    seconds = (pts - start) * source_base
+                    last = max(round(seconds / time_base), last + 1)  # strictly increasing
                     scaled.pts, scaled.time_base = last, time_base
                     out.mux(encoder.encode(scaled))
                 if last < 0:
