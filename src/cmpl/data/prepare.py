@@ -90,7 +90,8 @@ def prepare_video(src: Path, dst: Path, settings: PrepareSettings) -> None:
             # rate (which the reader's frame index uses), matches the source's even for variable-rate video
             rate = stream.guessed_rate or stream.average_rate or Fraction(25)
             avi = dst.suffix.lower() == ".avi"
-            time_base = (stream.time_base or 1 / rate) if avi else _FINE_TIME_BASE
+            source_base = stream.time_base or 1 / rate
+            time_base = source_base if avi else _FINE_TIME_BASE
             codec, options = _encoder(dst, settings)
             with av.open(str(tmp), "w", format=_muxer(dst)) as out:
                 encoder = out.add_stream(codec, rate=rate, options=options)
@@ -99,7 +100,6 @@ def prepare_video(src: Path, dst: Path, settings: PrepareSettings) -> None:
                 encoder.codec_context.time_base = encoder.time_base = time_base
                 if avi:
                     encoder.codec_context.max_b_frames = 0  # AVI has no presentation timestamps to reorder by
-                source_base = stream.time_base or 1 / rate
                 step = max(int(1 / rate / source_base), 1)
                 last, start = -1, None
                 for pts, frame in display_timestamps(source.decode(stream), step):
