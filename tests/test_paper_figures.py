@@ -119,8 +119,20 @@ def test_pseudo_label_and_sweep_reports(supervised_run, tiny_synthetic, tmp_path
     assert [p["method.threshold"] for p in points] == [0.5, 0.9]  # sorted by value
     assert points[0]["top1"] == json.loads((fixmatch / "results.json").read_text())["top1"]
     assert main(["report", "sweep", "method.nope", str(fixmatch), "-o", str(out)]) == 2
+    assert main(["report", str(fixmatch)]) == 0  # with the pseudo-label panel
+    assert (fixmatch / "report" / "training.png").stat().st_size > 5_000
+
+
+def test_report_of_one_run_writes_its_plots(supervised_run, capsys):
+    assert main(["report", str(supervised_run)]) == 0  # short for: cmpl report run RUN
+    names = {"training.png", "per_class.png", "confusion.png"}
+    assert {p.name for p in (supervised_run / "report").iterdir()} == names
+    assert all((supervised_run / "report" / n).stat().st_size > 5_000 for n in names)
+    assert capsys.readouterr().out.count("wrote") == 3
 
 
 def test_report_on_a_folder_without_results_is_one_error_line(tmp_path, capsys):
     assert main(["report", "class-gap", str(tmp_path), str(tmp_path), "-o", str(tmp_path / "x.png")]) == 2
     assert capsys.readouterr().err.startswith("error:")
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no training metrics" in capsys.readouterr().err

@@ -29,8 +29,12 @@ EPILOG = """examples:
   torchrun --nproc-per-node 8 -m cmpl train configs/kinetics400/cmpl_r50_1pct.yaml
   cmpl evaluate runs/ucf101_cmpl --views 10x3
   cmpl predict runs/ucf101_cmpl video.mp4
+  cmpl report runs/ucf101_cmpl                         training curves, per-class accuracy, confusion
   cmpl report class-gap runs/k400_supervised_r50w025_1pct runs/k400_supervised_r50_1pct
 """
+
+
+REPORT_FIGURES = ("run", "class-gap", "pseudo-labels", "sweep", "temporal", "gain")
 
 
 def _config_path(name: str | None) -> Path | None:
@@ -174,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
         "its numbers (same name, .json). configs/README.md lists the runs each figure needs.",
     )
     figures = p.add_subparsers(dest="figure", required=True, metavar="FIGURE")
+    f = figures.add_parser(
+        "run", help="one run's training curves, per-class accuracy and confusion matrix (also: report RUN)"
+    )
+    f.add_argument("run_dir", type=Path)
     f = figures.add_parser(
         "class-gap", help="Fig. 1: per-class accuracy of a small minus a large network, both supervised"
     )
@@ -357,6 +365,12 @@ def _cmd_predict(args: argparse.Namespace) -> None:
 def _cmd_report(args: argparse.Namespace) -> None:
     from cmpl.analysis import paper_figures as pf
 
+    if args.figure == "run":
+        from cmpl.analysis.run_report import write_run_report
+
+        for path in write_run_report(args.run_dir):
+            print(f"wrote {path}")
+        return
     if args.figure == "class-gap":
         gaps = pf.class_gap(pf.read_class_accuracy(args.small_run), pf.read_class_accuracy(args.large_run))
         pf.plot_class_gap(gaps, args.output)
@@ -423,8 +437,20 @@ COMMANDS = {
 }
 
 
+def _report_shorthand(argv: list[str]) -> list[str]:
+    """``cmpl report RUN`` means ``cmpl report run RUN``: one run needs no figure name."""
+    if (
+        len(argv) >= 2
+        and argv[0] == "report"
+        and not argv[1].startswith("-")
+        and argv[1] not in REPORT_FIGURES
+    ):
+        return ["report", "run", *argv[1:]]
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_report_shorthand(list(sys.argv[1:] if argv is None else argv)))
     try:
         status = COMMANDS[args.command](args)
     except (ConfigError, AnnotationError, VideoDecodeError, FileNotFoundError, ValueError) as e:

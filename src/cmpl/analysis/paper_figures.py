@@ -21,14 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import yaml
 
+from cmpl.analysis.canvas import plt, save_figure
 from cmpl.engine.metrics import read_metrics
 
 __all__ = [
@@ -200,7 +197,7 @@ def plot_class_gap(gaps: Sequence[tuple[str, float]], path: Path, labels_each_si
     ax.set_xticks(list(named), [gaps[i][0] for i in named], rotation=90, fontsize=7)
     ax.set_ylabel("Acc_small - Acc_large (points)")
     ax.set_title("per-class accuracy gap, both networks supervised")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def draw_correct_pseudo_labels(ax: plt.Axes, run_dir: Path, **style: Any) -> bool:
@@ -221,7 +218,7 @@ def plot_correct_pseudo_labels(runs: Sequence[Path], path: Path) -> None:
     ax.set_title("ratio of correct pseudo-labels")
     if ax.lines:
         ax.legend()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_sweep(points: Sequence[tuple[Any, float]], key: str, path: Path) -> None:
@@ -231,7 +228,7 @@ def plot_sweep(points: Sequence[tuple[Any, float]], key: str, path: Path) -> Non
     ax.set_xlabel(key)
     ax.set_ylabel("top-1 (%)")
     ax.set_title(f"effect of {key}")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_drop_ratios(curves: Mapping[str, Mapping[int, float]], path: Path) -> None:
@@ -247,7 +244,7 @@ def plot_drop_ratios(curves: Mapping[str, Mapping[int, float]], path: Path) -> N
     ax.set_ylabel("accuracy drop ratio (%)")
     ax.set_title("sensitivity to temporal dynamics")
     ax.legend()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_gain(result: BinnedGain, path: Path) -> None:
@@ -260,11 +257,4 @@ def plot_gain(result: BinnedGain, path: Path) -> None:
     ax.set_xlabel("auxiliary accuracy (supervised, per class)")
     ax.set_ylabel("primary gain, CMPL - FixMatch (points)")
     ax.set_title("primary gain vs auxiliary accuracy")
-    _save(fig, path)
-
-
-def _save(fig: plt.Figure, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)

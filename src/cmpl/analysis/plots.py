@@ -1,15 +1,11 @@
-"""Figures as PNG files (matplotlib without a display)."""
+"""The demo's figure: accuracy per method and the paper's Fig. 2 curves of its runs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
+from cmpl.analysis.canvas import plt, save_figure
 from cmpl.analysis.paper_figures import draw_correct_pseudo_labels
 
 __all__ = ["plot_demo"]
@@ -36,6 +32,4 @@ def plot_demo(summary: dict[str, Any], path: Path) -> None:
     ax_pl.set_title("pseudo-labels that train the primary network")
     if ax_pl.lines:
         ax_pl.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
