@@ -79,3 +79,8 @@ def test_pseudo_label_stats():
     assert stats["accuracy"].item() == pytest.approx(2 / 3)
     assert stats["correct"].item() == pytest.approx(0.5)
     assert "accuracy" not in pseudo_label_stats(targets, mask, torch.tensor([0, -1, 2, 1]))
+    # the student's own guesses: classes 0, 2, 2, 0 -> right on items 0 and 1 (both labeled), wrong on 3
+    student = torch.eye(3)[[0, 2, 2, 0]]
+    stats = pseudo_label_stats(targets, mask, torch.tensor([0, 2, 2, 1]), student_probs=student)
+    assert stats["student_correct"].item() == pytest.approx(0.5)  # item 2 is right but not pseudo-labeled
+    assert "student_correct" not in pseudo_label_stats(targets, mask, torch.tensor([0, 2, 2, 1]))

@@ -16,6 +16,7 @@ from cmpl.analysis.paper_figures import (
 )
 from cmpl.cli import main
 from cmpl.config import load_config
+from cmpl.engine.metrics import read_metrics
 from cmpl.engine.trainer import Trainer
 from tests.conftest import fast_overrides
 
@@ -129,6 +130,34 @@ def test_report_of_one_run_writes_its_plots(supervised_run, capsys):
     assert {p.name for p in (supervised_run / "report").iterdir()} == names
     assert all((supervised_run / "report" / n).stat().st_size > 5_000 for n in names)
     assert capsys.readouterr().out.count("wrote") == 3
+
+
+def test_report_shorthand_knows_every_figure():
+    import argparse
+
+    from cmpl.cli import REPORT_FIGURES, build_parser
+
+    def choices(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return action.choices
+
+    assert set(choices(choices(build_parser())["report"])) == set(REPORT_FIGURES)
+
+
+def test_cross_accuracy_report_of_a_cmpl_run(tiny_synthetic, tmp_path):
+    run = tmp_path / "cmpl"
+    overrides = [*fast_overrides(tiny_synthetic, run, "cmpl", iterations=3), "method.threshold=0.0"]
+    Trainer(load_config(None, overrides)).fit()  # threshold 0: every clip is pseudo-labeled
+    out = tmp_path / "fig6.png"
+    assert main(["report", "cross-accuracy", str(run), "-o", str(out)]) == 0
+    curves = json.loads(out.with_suffix(".json").read_text())
+    rows = read_metrics(run, "train")
+    assert curves["primary"]["step"] == [1, 2, 3]
+    assert curves["primary"]["accuracy"] == pytest.approx(
+        [100 * r["pl_student_correct_primary"] for r in rows]
+    )
+    assert curves["auxiliary"]["accuracy"] == pytest.approx([100 * r["pl_correct_primary"] for r in rows])
+    assert main(["report", "cross-accuracy", str(tmp_path / "nothing"), "-o", str(out)]) == 2
 
 
 def test_report_on_a_folder_without_results_is_one_error_line(tmp_path, capsys):

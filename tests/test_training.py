@@ -59,6 +59,7 @@ def test_metrics_log_every_loss_and_pseudo_label_quality(cmpl_run):
         "pl_mask_primary",
         "pl_mask_auxiliary",
         "pl_accuracy_primary",
+        "pl_student_correct_primary",
         "lr",
         "clips_per_s",
     ):

@@ -34,7 +34,7 @@ EPILOG = """examples:
 """
 
 
-REPORT_FIGURES = ("run", "class-gap", "pseudo-labels", "sweep", "temporal", "gain")
+REPORT_FIGURES = ("run", "class-gap", "pseudo-labels", "sweep", "temporal", "cross-accuracy", "gain")
 
 
 def _config_path(name: str | None) -> Path | None:
@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "report",
-        help="the paper's figures (1, 2, 4, 5, 7) from finished runs",
+        help="plots of a run, and the paper's figures (1, 2, 4, 5, 6, 7) from finished runs",
         description="Draws one of the paper's figures from finished runs and writes the PNG and "
         "its numbers (same name, .json). configs/README.md lists the runs each figure needs.",
     )
@@ -193,6 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument("runs", type=Path, nargs="+", help="CMPL or FixMatch runs (e.g. one of each)")
     f.add_argument("-o", "--output", type=Path, default=Path("fig2_pseudo_labels.png"))
+    f = figures.add_parser(
+        "cross-accuracy", help="Fig. 6: both networks' accuracy on the clips CMPL's auxiliary labels"
+    )
+    f.add_argument("run", type=Path, help="a CMPL run")
+    f.add_argument("-o", "--output", type=Path, default=Path("fig6_cross_accuracy.png"))
     f = figures.add_parser("sweep", help="Fig. 4: top-1 against one config value across runs")
     f.add_argument("key", help="dotted config key, e.g. method.threshold")
     f.add_argument("runs", type=Path, nargs="+", help="finished runs that differ in KEY")
@@ -385,6 +390,15 @@ def _cmd_report(args: argparse.Namespace) -> None:
             numbers[run_dir.name] = {"step": steps, "correct_percent": values}
             last = f"{values[-1]:.1f} % at step {steps[-1]}" if steps else "no pseudo-labels logged"
             print(f"{run_dir}: {last}")
+    elif args.figure == "cross-accuracy":
+        curves = pf.cross_accuracy(args.run)
+        pf.plot_cross_accuracy(curves, args.output)
+        numbers = {role: {"step": steps, "accuracy": values} for role, (steps, values) in curves.items()}
+        if curves["primary"][0]:
+            print(
+                f"last window: auxiliary labels {curves['auxiliary'][1][-1]:.1f} % right, "
+                f"primary {curves['primary'][1][-1]:.1f} % on the same clips"
+            )
     elif args.figure == "sweep":
         points = pf.sweep(args.runs, args.key)
         pf.plot_sweep(points, args.key, args.output)

@@ -3,6 +3,9 @@
 * Fig. 1, :func:`class_gap`: per-class accuracy of a small minus a large network, both supervised.
 * Fig. 2, :func:`correct_pseudo_labels`: the share of unlabeled clips whose pseudo-label for the primary
   network is correct, over training (logged as ``pl_correct_primary``).
+* Fig. 6, :func:`cross_accuracy`: on the clips CMPL's auxiliary network labels, the accuracy of those labels
+  and of the primary network's own prediction, over training (the FixMatch curve of the paper's figure needs
+  a FixMatch backbone scored on the same clips inside the CMPL run, and is not drawn).
 * Fig. 4, :func:`sweep`: top-1 against one config value across runs (threshold, B_u/B_l, loss weight).
 * Fig. 5, :func:`hold_frames` and :func:`drop_ratios`: how much a network loses when its clip's temporal
   dynamics are removed by re-sampling the frames with a growing stride.
@@ -26,7 +29,7 @@ import torch
 import yaml
 
 from cmpl.analysis.canvas import plt, save_figure
-from cmpl.engine.metrics import read_metrics
+from cmpl.engine.metrics import pooled_accuracy, read_metrics
 
 __all__ = [
     "BinnedGain",
@@ -34,11 +37,13 @@ __all__ = [
     "binned_gain",
     "class_gap",
     "correct_pseudo_labels",
+    "cross_accuracy",
     "draw_correct_pseudo_labels",
     "drop_ratios",
     "hold_frames",
     "plot_class_gap",
     "plot_correct_pseudo_labels",
+    "plot_cross_accuracy",
     "plot_drop_ratios",
     "plot_gain",
     "plot_sweep",
@@ -97,6 +102,28 @@ def correct_pseudo_labels(run_dir: Path) -> tuple[list[int], list[float]]:
     pseudo-label for the primary network (empty for a supervised run)."""
     rows = [r for r in read_metrics(Path(run_dir), "train") if "pl_correct_primary" in r]
     return [r["step"] for r in rows], [100.0 * r["pl_correct_primary"] for r in rows]
+
+
+def cross_accuracy(run_dir: Path) -> dict[str, tuple[list[int], list[float]]]:
+    """Fig. 6 curves of a CMPL run (percent, per log window; windows without pseudo-labels left out):
+    ``auxiliary``, the accuracy of the labels A gives F, and ``primary``, F's own accuracy on those clips."""
+    rows = [r for r in read_metrics(Path(run_dir), "train") if "pl_student_correct_primary" in r]
+    if not rows:
+        raise ValueError(
+            f"{run_dir}: no CMPL run with ground truth on its unlabeled clips (pl_student_correct)"
+        )
+    rows = [r for r in rows if r["pl_mask_primary"] > 0]
+    steps = [r["step"] for r in rows]
+    return {
+        "auxiliary": (
+            steps,
+            [100 * pooled_accuracy(r["pl_correct_primary"], r["pl_mask_primary"]) for r in rows],
+        ),
+        "primary": (
+            steps,
+            [100 * pooled_accuracy(r["pl_student_correct_primary"], r["pl_mask_primary"]) for r in rows],
+        ),
+    }
 
 
 def sweep(runs: Sequence[Path], key: str) -> list[tuple[Any, float]]:
@@ -218,6 +245,18 @@ def plot_correct_pseudo_labels(runs: Sequence[Path], path: Path) -> None:
     ax.set_title("ratio of correct pseudo-labels")
     if ax.lines:
         ax.legend()
+    save_figure(fig, path)
+
+
+def plot_cross_accuracy(curves: Mapping[str, tuple[list[int], list[float]]], path: Path) -> None:
+    """Fig. 6: the primary's (blue) and the auxiliary's (orange) accuracy on the clips the auxiliary labels."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for role, color in (("primary", "tab:blue"), ("auxiliary", "tab:orange")):
+        ax.plot(*curves[role], color=color, label=f"{role} network")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("accuracy on clips the auxiliary labels (%)")
+    ax.set_title("cross-model supervision")
+    ax.legend()
     save_figure(fig, path)
 
 

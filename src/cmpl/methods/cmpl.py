@@ -39,11 +39,11 @@ class CMPL(Method):
         losses: dict[str, torch.Tensor] = {}
         logs: dict[str, torch.Tensor] = {}
         for role in self.roles:
-            logits_l, logits_s, _ = outputs[role]
+            logits_l, logits_s, probs_w = outputs[role]
             targets, mask = confident_targets(teachers[role], cfg.threshold)
             losses[f"sup_{role}"] = F.cross_entropy(logits_l, labeled.labels)
             losses[f"unsup_{role}"] = masked_cross_entropy(logits_s, targets, mask)
-            stats = pseudo_label_stats(targets, mask, unlabeled.labels)
+            stats = pseudo_label_stats(targets, mask, unlabeled.labels, student_probs=probs_w)
             logs.update({f"pl_{k}_{role}": v for k, v in stats.items()})
         supervised = losses["sup_primary"] + (losses["sup_auxiliary"] if cfg.auxiliary_supervised else 0)
         unsupervised = losses["unsup_primary"] + (

@@ -48,15 +48,23 @@ def select_teachers(
 
 
 def pseudo_label_stats(
-    targets: torch.Tensor, mask: torch.Tensor, truth: torch.Tensor | None
+    targets: torch.Tensor,
+    mask: torch.Tensor,
+    truth: torch.Tensor | None,
+    student_probs: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """How many pseudo-labels were used (``mask``) and, where ground truth exists, how many were right.
 
     ``correct`` is the paper's Fig. 2 quantity: correct pseudo-labels over all unlabeled clips of the batch.
+    With `student_probs` (the learning network's own weak-view prediction), ``student_correct`` counts the
+    pseudo-labeled clips that the student itself gets right, over all clips: with ``correct`` it gives the
+    paper's Fig. 6, both networks' accuracy on the clips one of them labels.
     """
     stats = {"mask": mask.mean()}
     if truth is not None and bool((truth >= 0).all()):
         hit = (targets == truth).float()
         stats["correct"] = (hit * mask).mean()
         stats["accuracy"] = (hit * mask).sum() / mask.sum().clamp(min=1)
+        if student_probs is not None:
+            stats["student_correct"] = ((student_probs.argmax(dim=1) == truth).float() * mask).mean()
     return stats
