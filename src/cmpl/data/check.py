@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -11,6 +10,7 @@ from tqdm import tqdm
 
 from cmpl.data.annotations import VIDEO_EXTENSIONS, read_path_label_list
 from cmpl.data.decode import scan_video
+from cmpl.data.workers import usable_cpus
 
 __all__ = ["find_bad_videos", "videos_to_check"]
 
@@ -28,7 +28,7 @@ def find_bad_videos(
     paths: Sequence[Path], workers: int | None = None, progress: bool = True
 ) -> list[tuple[Path, str]]:
     """Every file whose first or last frame does not decode, with the reason, scanned on all cores."""
-    workers = workers or os.cpu_count() or 1
+    workers = workers or usable_cpus()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         reasons = list(
             tqdm(

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from cmpl.data.annotations import VIDEO_EXTENSIONS
 from cmpl.data.decode import display_timestamps
+from cmpl.data.workers import usable_cpus
 
 __all__ = ["PrepareReport", "PrepareSettings", "prepare_dataset", "prepare_video", "target_size"]
 
@@ -177,7 +178,7 @@ def prepare_dataset(
             report.up_to_date += 1
         else:
             jobs.append(_Job(src, dst, settings))
-    workers = workers or len(os.sched_getaffinity(0))
+    workers = workers or usable_cpus()
     pool = ProcessPoolExecutor(workers) if workers > 1 and len(jobs) > 1 else nullcontext()
     with tqdm(total=len(jobs), desc="prepare", unit="file", disable=not progress) as bar, pool as executor:
         outcomes = executor.map(_run_job, jobs) if executor is not None else map(_run_job, jobs)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -30,6 +29,8 @@ from pathlib import Path
 import av
 import numpy as np
 from tqdm import tqdm
+
+from cmpl.data.workers import usable_cpus
 
 __all__ = [
     "APPEARANCE_CLASSES",
@@ -379,8 +380,7 @@ def _run(jobs: list[_Job], workers: int, progress: bool) -> None:
 
 
 def _default_workers() -> int:
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return min(cpus, 8)
+    return min(usable_cpus(), 8)
 
 
 def make_synthetic(
