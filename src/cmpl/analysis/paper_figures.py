@@ -146,8 +146,9 @@ def hold_frames(clips: torch.Tensor, stride: int) -> torch.Tensor:
     """Re-sample a clip's T frames with `stride`, holding each kept frame so that T stays the same.
 
     ``(B, T, C, H, W)``; frame ``t`` becomes frame ``(t // stride) * stride``. Stride 1 is the clip itself;
-    stride T leaves one still frame: the paper's way (Fig. 5) of removing temporal dynamics without changing
-    the input's shape.
+    stride T leaves one still frame. The paper (Fig. 5) re-samples the 8 frames with a stride to remove
+    temporal dynamics but does not say how the clip keeps its length; holding frames is this project's reading,
+    and it keeps the input shape the network was trained on.
     """
     if stride < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
