@@ -78,7 +78,7 @@ def test_pseudo_label_stats():
     assert stats["mask"].item() == pytest.approx(0.75)
     assert stats["accuracy"].item() == pytest.approx(2 / 3)
     assert stats["correct"].item() == pytest.approx(0.5)
-    assert "accuracy" not in pseudo_label_stats(targets, mask, torch.tensor([0, -1, 2, 1]))
+    assert "accuracy" not in pseudo_label_stats(targets, mask, None)  # no ground truth
     # the student's own guesses: classes 0, 2, 2, 0 -> right on items 0 and 1 (both labeled), wrong on 3
     student = torch.eye(3)[[0, 2, 2, 0]]
     stats = pseudo_label_stats(targets, mask, torch.tensor([0, 2, 2, 1]), student_probs=student)

@@ -177,7 +177,9 @@ class Trainer:
             clips = self._to_device(clips)
             weak[role] = self._model_input(clips)
             strong[role] = self._model_input(self.augment.strong(clips))
-        return UnlabeledBatch(weak, strong, self._to_device(batch["label"]))
+        labels = batch["label"]  # checked on the host: on the device the check would wait for the GPU
+        truth = self._to_device(labels) if bool((labels >= 0).all()) else None
+        return UnlabeledBatch(weak, strong, truth)
 
     # ------------------------------------------------------------------------------------------ loop
     def fit(self) -> dict[str, Any]:

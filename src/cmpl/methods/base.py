@@ -40,8 +40,8 @@ class LabeledBatch:
 
 @dataclass
 class UnlabeledBatch:
-    """Weak and strong views of the same frames per role; ``labels`` is ground truth (-1 where unknown), used
-    only to measure pseudo-label accuracy, never to train."""
+    """Weak and strong views of the same frames per role; ``labels`` is ground truth (None unless every clip
+    has one), used only to measure pseudo-label accuracy, never to train."""
 
     weak: dict[str, torch.Tensor]
     strong: dict[str, torch.Tensor]
