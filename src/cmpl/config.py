@@ -77,9 +77,8 @@ class ModelConfig:
     stem_temporal_kernel: int = field(default=1, metadata=_range(1))
     dropout: float = field(default=0.5, metadata=_range(0, 1))
     norm_eval: bool = False  # BatchNorm on running statistics only (no batch dependence)
-    small_input: bool = (
-        False  # frames of a few dozen pixels (the synthetic demo): 3x3 stem, pooling between stages
-    )
+    # frames of a few dozen pixels (the synthetic demo): 3x3 stem, pooling between stages
+    small_input: bool = False
 
 
 @dataclass

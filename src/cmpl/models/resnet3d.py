@@ -109,18 +109,12 @@ class ResNet3d(nn.Module):
         kind, blocks = _DEPTHS[depth]
         block = Bottleneck if kind == "bottleneck" else BasicBlock
         stem_channels = max(1, round(64 * width))
-        if small_input:  # frames of a few dozen pixels: pool, never stride
-            self.stem = nn.Sequential(
-                _conv_bn(3, stem_channels, (stem_temporal_kernel, 3, 3), (1, 1, 1)),
-                nn.ReLU(inplace=True),
-                nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
-            )
-        else:
-            self.stem = nn.Sequential(
-                _conv_bn(3, stem_channels, (stem_temporal_kernel, 7, 7), (1, 2, 2)),
-                nn.ReLU(inplace=True),
-                nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
-            )
+        size, stride = (3, 1) if small_input else (7, 2)  # frames of a few dozen pixels: pool, never stride
+        self.stem = nn.Sequential(
+            _conv_bn(3, stem_channels, (stem_temporal_kernel, size, size), (1, stride, stride)),
+            nn.ReLU(inplace=True),
+            nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
+        )
         stages, c_in = [], stem_channels
         for index, (num_blocks, kt) in enumerate(zip(blocks, temporal_kernels, strict=True)):
             stage_width = max(1, round(64 * width * 2**index))
