@@ -22,7 +22,7 @@ class Echo(nn.Module):
         super().__init__()
         self.scale = nn.Parameter(torch.ones(()))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, no_dropout: slice | None = None) -> torch.Tensor:
         return x.flatten(1)[:, :K] * self.scale
 
 
@@ -139,3 +139,22 @@ def test_build_method_roles_and_shared_weights():
 def test_unknown_method_is_a_config_error():
     with pytest.raises(ConfigError, match=r"method\.name"):
         build_method(load_config(None, ["method.name=mixmatch"]), 4)
+
+
+def test_weak_predictions_skip_dropout_in_train_mode():
+    """Eq. 4-5 threshold the network's prediction on the weak view: with heavy dropout in train mode, the
+    weak rows' probabilities repeat exactly while the trained rows still see dropout."""
+    from cmpl.methods.base import predict_views
+    from cmpl.models import build_model
+
+    torch.manual_seed(0)
+    net = build_model("r10_w0.125", 5, dropout=0.9, small_input=True).train()
+    nn.init.normal_(net.head.weight, std=1.0)  # a head whose dropout noise shows in the logits
+    labeled, weak, strong = (torch.randn(n, 3, 4, 16, 16) for n in (2, 3, 3))
+    first = predict_views(net, labeled, weak, strong)
+    second = predict_views(net, labeled, weak, strong)
+    torch.testing.assert_close(first[2], second[2], rtol=0, atol=0)
+    assert not torch.equal(first[0], second[0])  # labeled rows: dropout on
+    assert not torch.equal(first[1], second[1])  # strong rows: dropout on
+    features = net.features(torch.cat([labeled, weak, strong]))[2:5]
+    torch.testing.assert_close(first[2], net.head(features).softmax(dim=1))

@@ -86,11 +86,12 @@ def predict_views(
     One pass, as in FixMatch's reference code, so BatchNorm normalises the weak clips with the same batch
     statistics as the clips it trains on. A separate weak pass (cheaper: no activations kept) normalises them
     with weak-only statistics, and on the demo that made the pseudo-labels confident and wrong (accuracy at
-    chance level with 40-70 % of clips above tau). The weak probabilities are detached: the paper's
+    chance level with 40-70 % of clips above tau). The weak rows skip dropout: Eq. 4-5 threshold the
+    network's prediction, not a dropout sample of it. The weak probabilities are detached: the paper's
     stop-gradient (Fig. 3).
     """
     n_l, n_w = labeled.shape[0], weak.shape[0]
-    logits = net(torch.cat([labeled, weak, strong]))
+    logits = net(torch.cat([labeled, weak, strong]), no_dropout=slice(n_l, n_l + n_w))
     weak_probs = logits[n_l : n_l + n_w].detach().float().softmax(dim=1)
     return logits[:n_l], logits[n_l + n_w :], weak_probs
 

@@ -163,8 +163,15 @@ class ResNet3d(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.stages(self.stem(x))).flatten(1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.features(x)))
+    def forward(self, x: torch.Tensor, no_dropout: slice | None = None) -> torch.Tensor:
+        """Logits; the rows in ``no_dropout`` skip dropout even in train mode, so a pseudo-label source that
+        shares the batch (and BatchNorm statistics) with the clips being trained is the network's prediction,
+        not one dropout sample of it."""
+        features = self.features(x)
+        dropped = self.dropout(features)
+        if no_dropout is not None and self.training:
+            dropped = torch.cat([dropped[: no_dropout.start], features[no_dropout], dropped[no_dropout.stop :]])
+        return self.head(dropped)
 
 
 def parse_model_name(name: str) -> tuple[int, float]:
