@@ -287,3 +287,31 @@ def test_paper_clips_from_a_real_video() -> None:
     assert f.shape == (8, 3, 224, 224) and a.shape == (16, 3, 224, 224)
     test = TestClips(records, ClipSpec(8, 8), num_clips=2, num_crops=3, short_side=256, crop_size=256)
     assert test[0]["clips"].shape == (6, 8, 3, 256, 256)
+
+
+def test_decoded_cache_gives_the_same_clips_and_decodes_each_video_once(
+    good: list[VideoRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kwargs = dict(
+        specs=[F_SPEC, A_SPEC],
+        max_offset_s=0.5,
+        mode="standard",
+        short_side_range=(40, 44),
+        crop_size=32,
+        seed=3,
+    )
+    plain, cached = TrainClips(good, **kwargs), TrainClips(good, cache_decoded=True, **kwargs)
+    opened: list[str] = []
+    real_open = datasets.open_video
+    monkeypatch.setattr(
+        datasets, "open_video", lambda path, backend: opened.append(path) or real_open(path, backend)
+    )
+    for key in range(2 * len(good)):
+        for a, b in zip(plain[key]["clips"], cached[key]["clips"], strict=True):
+            assert torch.equal(a, b)
+    assert len(opened) == 2 * len(good) + len(good)  # plain: every draw; cached: once per video
+    test_kwargs = dict(num_clips=2, num_crops=3, short_side=36, crop_size=32)
+    torch.testing.assert_close(
+        TestClips(good, F_SPEC, cache_decoded=True, **test_kwargs)[1]["clips"],
+        TestClips(good, F_SPEC, **test_kwargs)[1]["clips"],
+    )

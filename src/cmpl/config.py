@@ -57,6 +57,8 @@ class DataConfig:
     randaugment_magnitude: int = field(default=10, metadata=_range(0, 30))
     cutout_ratio: float = field(default=0.5, metadata=_range(0, 1))
     backend: str = field(default="pyav", metadata=_choice("pyav"))
+    # keep every decoded video in each loader process's memory: only for small datasets (the demo's)
+    cache_decoded: bool = False
     num_workers: int = field(default=4, metadata=_range(0))
     synthetic_train_per_class: int = field(default=60, metadata=_range(1))
     synthetic_test_per_class: int = field(default=20, metadata=_range(1))

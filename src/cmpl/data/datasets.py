@@ -41,15 +41,36 @@ def _warn_once(path: str, error: Exception) -> None:
 Windows = Callable[[VideoMeta], list[np.ndarray]]
 
 
-def _read_union(record: VideoRecord, backend: str, windows: Windows) -> tuple[list[np.ndarray], Tensor]:
+DecodedCache = dict[str, tuple[VideoMeta, Tensor]]
+"""Whole decoded videos (uint8 (N, 3, H, W)) by path, kept by one loader process."""
+
+
+def _read_union(
+    record: VideoRecord, backend: str, windows: Windows, cache: DecodedCache | None = None
+) -> tuple[list[np.ndarray], Tensor]:
     """Open the video, ask ``windows(meta)`` for each clip's indices, read their union in one decode call.
-    Returns each clip's positions in the read frames and the frames as uint8 (N, 3, H, W)."""
-    with open_video(record.path, backend) as video:
-        per_clip = windows(video.meta)
+    Returns each clip's positions in the read frames and the frames as uint8 (N, 3, H, W).
+
+    With a ``cache``, the whole video is decoded the first time and later reads only index it: for datasets
+    small enough to hold decoded (the demo's), where decoding would otherwise cost as much as the networks.
+    """
+    key = str(record.path)
+    if cache is not None and key not in cache:
+        with open_video(record.path, backend) as video:
+            everything = video.read(np.arange(video.meta.num_frames))
+            cache[key] = (video.meta, torch.from_numpy(everything).permute(0, 3, 1, 2))
+    if cache is not None:
+        meta, decoded = cache[key]
+        per_clip = windows(meta)
         union = np.unique(np.concatenate(per_clip))
-        frames = video.read(union)
+        frames = decoded[torch.from_numpy(union)]
+    else:
+        with open_video(record.path, backend) as video:
+            per_clip = windows(video.meta)
+            union = np.unique(np.concatenate(per_clip))
+            frames = torch.from_numpy(video.read(union)).permute(0, 3, 1, 2)
     positions = [np.searchsorted(union, ids) for ids in per_clip]
-    return positions, torch.from_numpy(frames).permute(0, 3, 1, 2)
+    return positions, frames
 
 
 def _own(clip: Tensor) -> Tensor:
@@ -71,6 +92,7 @@ class TrainClips(Dataset):
         crop_size: int,
         backend: str = "pyav",
         seed: int = 0,
+        cache_decoded: bool = False,
     ) -> None:
         if mode not in TRAIN_MODES:
             raise ValueError(f"mode must be one of {TRAIN_MODES}, got {mode!r}")
@@ -84,6 +106,7 @@ class TrainClips(Dataset):
         self.crop_size = crop_size
         self.backend = backend
         self.seed = seed
+        self.cache: DecodedCache | None = {} if cache_decoded else None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -119,7 +142,7 @@ class TrainClips(Dataset):
                 clip_indices(s, spec, meta.num_frames) for s, spec in zip(starts, self.specs, strict=True)
             ]
 
-        positions, frames = _read_union(record, self.backend, windows)
+        positions, frames = _read_union(record, self.backend, windows, self.cache)
         if self.mode == "weak":  # identical for every clip: resize and crop the union once
             frames = weak_spatial(frames, self.short_side_range[0], self.crop_size)
             return [_own(frames[pos]) for pos in positions]
@@ -146,6 +169,7 @@ class TestClips(Dataset):
         short_side: int,
         crop_size: int,
         backend: str = "pyav",
+        cache_decoded: bool = False,
     ) -> None:
         self.records = list(records)
         self.spec = spec
@@ -154,6 +178,7 @@ class TestClips(Dataset):
         self.short_side = short_side
         self.crop_size = crop_size
         self.backend = backend
+        self.cache: DecodedCache | None = {} if cache_decoded else None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -165,7 +190,7 @@ class TestClips(Dataset):
             starts = test_starts(meta.num_frames, self.spec.span, self.num_clips)
             return [clip_indices(s, self.spec, meta.num_frames) for s in starts]
 
-        positions, frames = _read_union(record, self.backend, windows)
+        positions, frames = _read_union(record, self.backend, windows, self.cache)
         frames = resize_short_side(frames, self.short_side)
         views = [
             view for pos in positions for view in spatial_crops(frames[pos], self.crop_size, self.num_crops)

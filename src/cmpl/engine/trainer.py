@@ -116,7 +116,12 @@ class Trainer:
         """The labeled and (if the method uses it) unlabeled endless loaders, resumed at the current step."""
         c, roles = self.config, self.method.roles
         specs = clip_specs(c, roles)
-        common = dict(specs=specs, max_offset_s=c.data.time_offset_s, backend=c.data.backend)
+        common = dict(
+            specs=specs,
+            max_offset_s=c.data.time_offset_s,
+            backend=c.data.backend,
+            cache_decoded=c.data.cache_decoded,
+        )
         start = self.progress.iteration
         loader_kw = dict(
             rank=self.rank,
@@ -307,6 +312,7 @@ class Trainer:
             short_side=e.short_side,
             crop_size=e.crop_size,
             backend=d.backend,
+            cache_decoded=d.cache_decoded,
         )
         result = evaluate(
             self.method.primary,
