@@ -158,3 +158,24 @@ def test_weak_predictions_skip_dropout_in_train_mode():
     assert not torch.equal(first[1], second[1])  # strong rows: dropout on
     features = net.features(torch.cat([labeled, weak, strong]))[2:5]
     torch.testing.assert_close(first[2], net.head(features).softmax(dim=1))
+
+
+def test_separate_strong_batchnorm_keeps_strong_clips_out_of_the_labeled_and_weak_statistics():
+    from cmpl.methods.base import predict_views
+    from cmpl.models import build_model
+
+    torch.manual_seed(0)
+    net = build_model("r10_w0.125", 5, dropout=0.0, small_input=True).train()
+    for m in net.modules():  # non-trivial affine BN so that the batch statistics show in the logits
+        if isinstance(m, nn.BatchNorm3d):
+            nn.init.normal_(m.weight)
+    nn.init.normal_(net.head.weight)
+    labeled, weak, strong = (torch.randn(n, 3, 4, 16, 16) for n in (2, 3, 3))
+    other_strong = strong * 3 + 1
+    for mode, depends in (("joint", True), ("separate", False)):
+        a = predict_views(net, labeled, weak, strong, mode)
+        b = predict_views(net, labeled, weak, other_strong, mode)
+        assert (not torch.allclose(a[0], b[0])) is depends  # labeled logits
+        assert (not torch.allclose(a[2], b[2])) is depends  # weak probabilities
+    alone = net(strong)
+    torch.testing.assert_close(predict_views(net, labeled, weak, strong, "separate")[1], alone)

@@ -79,21 +79,34 @@ class Method(nn.Module):
 
 
 def predict_views(
-    net: nn.Module, labeled: torch.Tensor, weak: torch.Tensor, strong: torch.Tensor
+    net: nn.Module,
+    labeled: torch.Tensor,
+    weak: torch.Tensor,
+    strong: torch.Tensor,
+    strong_batchnorm: str = "joint",
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Logits on the labeled and strong clips and class probabilities on the weak clips, from ONE forward pass.
+    """Logits on the labeled and strong clips and class probabilities on the weak clips.
 
-    One pass, as in FixMatch's reference code, so BatchNorm normalises the weak clips with the same batch
-    statistics as the clips it trains on. A separate weak pass (cheaper: no activations kept) normalises them
-    with weak-only statistics, and on the demo that made the pseudo-labels confident and wrong (accuracy at
-    chance level with 40-70 % of clips above tau). The weak rows skip dropout: Eq. 4-5 threshold the
-    network's prediction, not a dropout sample of it. The weak probabilities are detached: the paper's
-    stop-gradient (Fig. 3).
+    ``joint``: ONE forward pass, as in FixMatch's reference code, so BatchNorm normalises the weak clips with
+    the same batch statistics as the clips it trains on. (A separate weak pass normalises them with weak-only
+    statistics, and on the demo that made the pseudo-labels confident and wrong: accuracy at chance level
+    with 40-70 % of clips above tau.) ``separate``: labeled and weak clips share one pass and the strong clips
+    get their own (UniMatch's split), so the strongly augmented clips never enter the statistics that
+    normalise the labeled and weak ones. The weak rows skip dropout: Eq. 4-5 threshold the network's
+    prediction, not a dropout sample of it. The weak probabilities are detached: the paper's stop-gradient
+    (Fig. 3).
     """
     n_l, n_w = labeled.shape[0], weak.shape[0]
-    logits = net(torch.cat([labeled, weak, strong]), no_dropout=slice(n_l, n_l + n_w))
-    weak_probs = logits[n_l : n_l + n_w].detach().float().softmax(dim=1)
-    return logits[:n_l], logits[n_l + n_w :], weak_probs
+    weak_rows = slice(n_l, n_l + n_w)
+    if strong_batchnorm == "joint":
+        logits = net(torch.cat([labeled, weak, strong]), no_dropout=weak_rows)
+        logits_s = logits[n_l + n_w :]
+    elif strong_batchnorm == "separate":
+        logits = net(torch.cat([labeled, weak]), no_dropout=weak_rows)
+        logits_s = net(strong)
+    else:
+        raise ValueError(f"strong_batchnorm must be 'joint' or 'separate', got {strong_batchnorm!r}")
+    return logits[:n_l], logits_s, logits[weak_rows].detach().float().softmax(dim=1)
 
 
 _REGISTRY: dict[str, type[Method]] = {}

@@ -23,7 +23,11 @@ class CMPL(Method):
         cfg = self.config
         outputs = {
             role: predict_views(
-                self.networks[role], labeled.views[role], unlabeled.weak[role], unlabeled.strong[role]
+                self.networks[role],
+                labeled.views[role],
+                unlabeled.weak[role],
+                unlabeled.strong[role],
+                cfg.strong_batchnorm,
             )
             for role in self.roles
         }

@@ -13,7 +13,11 @@ class FixMatch(Method):
     def training_step(self, labeled: LabeledBatch, unlabeled: UnlabeledBatch | None) -> StepOutput:
         assert unlabeled is not None, "FixMatch needs an unlabeled batch"
         logits_l, logits_s, probs_w = predict_views(
-            self.primary, labeled.views["primary"], unlabeled.weak["primary"], unlabeled.strong["primary"]
+            self.primary,
+            labeled.views["primary"],
+            unlabeled.weak["primary"],
+            unlabeled.strong["primary"],
+            self.config.strong_batchnorm,
         )
         targets, mask = confident_targets(probs_w, self.config.threshold)
         loss_s = F.cross_entropy(logits_l, labeled.labels)
