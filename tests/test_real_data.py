@@ -24,6 +24,7 @@ from cmpl.data.prepare import PrepareSettings, prepare_dataset
 from cmpl.data.sampling import ClipSpec
 from cmpl.data.splits import balanced_split
 from cmpl.data.synthetic import SYNTHETIC_CLASSES, render_video
+from cmpl.engine.inference import evaluate_run, load_run
 from cmpl.engine.metrics import read_metrics
 from cmpl.engine.trainer import Trainer
 from tests.conftest import SHARED_DATA, fast_overrides
@@ -154,6 +155,31 @@ def test_short_cmpl_run_on_weizmann(tmp_path: Path) -> None:
     assert len((run_dir / "unlabeled.txt").read_text().splitlines()) == num_train - 8
     rows = read_metrics(run_dir, "train")
     assert [r["step"] for r in rows] == [1, 2] and all(np.isfinite(r["loss"]) for r in rows)
+
+
+def test_folder_without_test_split_holds_one_out(tmp_path: Path) -> None:
+    """A plain folder per class has no test set: data.test_fraction holds out whole actors (a video with its
+    mirror image) per class, writes them into the run, and `cmpl evaluate` scores the same videos later."""
+    run_dir = tmp_path / "run"
+    overrides = [
+        *fast_overrides(WEIZMANN, run_dir, iterations=2),
+        "data.format=folder",
+        "data.short_side_range=[64,72]",
+        "data.crop_size=56",
+        "data.weak_short_side=64",
+        "eval.short_side=64",
+        "eval.crop_size=64",
+        "data.split_group_pattern=_flip$",
+        "data.test_fraction=0.34",
+    ]
+    results = Trainer(load_config(None, overrides)).fit()
+    test = (run_dir / "test.txt").read_text().splitlines()
+    assert results["num_videos"] == len(test) == 4 * 6  # round(0.34 * 18) = 6 videos, 3 actors per class
+    actor = {p.split()[0].replace("_flip", "") for p in test}
+    train = (run_dir / "labeled.txt").read_text() + (run_dir / "unlabeled.txt").read_text()
+    assert len(actor) == 12 and not actor & {p.split()[0].replace("_flip", "") for p in train.splitlines()}
+    rescored, _ = evaluate_run(load_run(run_dir, "cpu"), run_dir, 2, 1, progress=False)
+    assert rescored.num_videos == len(test) and rescored.top1 == pytest.approx(results["top1"])
 
 
 # ------------------------------------------------------------------------------------ c. bad videos

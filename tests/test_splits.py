@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cmpl.data.annotations import VideoRecord, load_annotations
-from cmpl.data.splits import balanced_split, group_by_stem_pattern
+from cmpl.data.splits import balanced_split, group_by_stem_pattern, stratified_holdout
 
 ROOT = Path("/data/set")
 
@@ -166,3 +166,23 @@ def test_weizmann_pairs_on_one_side() -> None:
         flip = twin.with_name(twin.stem + "_flip.mp4")
         assert {twin, flip} <= {r.path for r in labeled}
     assert len(unlabeled) == len(ann.records) - len(labeled)
+
+
+def test_stratified_holdout_takes_each_class_fraction_in_whole_groups() -> None:
+    records = make_pairs({0: 9, 1: 6, 2: 3})
+    group_of = group_by_stem_pattern("_flip$")
+    train, test = stratified_holdout(records, 0.34, seed=5, group_of=group_of)
+    assert sorted(train + test, key=str) == sorted(records, key=str) and not set(train) & set(test)
+    assert Counter(r.label for r in test) == {0: 6, 1: 4, 2: 2}  # round(0.34 * n) videos, in pairs
+    assert not {group_of(r) for r in train} & {group_of(r) for r in test}
+    assert stratified_holdout(records[::-1], 0.34, seed=5, group_of=group_of) == (train, test)
+    assert stratified_holdout(records, 0.34, seed=6, group_of=group_of) != (train, test)
+
+
+def test_stratified_holdout_keeps_training_videos_and_refuses_bad_input() -> None:
+    train, test = stratified_holdout(make_records({0: 2, 1: 5}), 0.9, seed=0)
+    assert Counter(r.label for r in train) == {0: 1, 1: 1} and Counter(r.label for r in test) == {0: 1, 1: 4}
+    with pytest.raises(ValueError, match="one group"):
+        stratified_holdout(make_pairs({0: 1, 1: 4}), 0.5, seed=0, group_of=group_by_stem_pattern("_flip$"))
+    with pytest.raises(ValueError, match="test fraction"):
+        stratified_holdout(make_records({0: 4}), 0.0, seed=0)

@@ -48,6 +48,10 @@ class DataConfig:
     # regex removed from file names (no extension) to group videos that must share a side of the split,
     # e.g. "_c\\d+$" for UCF-101 clips of one source video, "_flip$" for mirrored copies; "" = no groups
     split_group_pattern: str = ""
+    # > 0: hold out this fraction of every class of the train set as the test set (for collections without
+    # one, e.g. a plain folder per class), seeded by test_seed and keeping split_group_pattern groups whole
+    test_fraction: float = field(default=0.0, metadata=_range(0, 0.9))
+    test_seed: int = 0
     time_offset_s: float = field(default=0.0, metadata=_range(0))
     short_side_range: tuple[int, int] = (256, 320)
     crop_size: int = field(default=224, metadata=_range(8))

@@ -56,18 +56,56 @@ def balanced_split(
             raise ValueError(
                 f"class {name(label)} has {len(members)} videos, fewer than per_class={per_class}"
             )
-        groups = _groups(members, key)
-        count = 0
-        for i in rng.permutation(len(groups)):
-            chosen.update(r.path.as_posix() for r in groups[i])
-            count += len(groups[i])
-            if count >= per_class:
-                break
+        chosen.update(_take_groups(_groups(members, key), per_class, rng))
     labeled = [r for r in ordered if r.path.as_posix() in chosen]
     unlabeled = (
         ordered if keep_labeled_in_unlabeled else [r for r in ordered if r.path.as_posix() not in chosen]
     )
     return labeled, unlabeled
+
+
+def stratified_holdout(
+    records: Sequence[VideoRecord],
+    fraction: float,
+    seed: int,
+    group_of: Callable[[VideoRecord], str] | None = None,
+) -> tuple[list[VideoRecord], list[VideoRecord]]:
+    """Split a collection without a test set into (train, test): about `fraction` of every class's videos,
+    at least one group and never all of them, held out for testing, groups kept whole as in
+    :func:`balanced_split` (so a video and its mirrored copy, or one actor's clips, never straddle the line).
+    Both lists come back sorted by path."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"test fraction must be in (0, 1), got {fraction}")
+    ordered = sorted(records, key=lambda r: r.path.as_posix())
+    key = group_of if group_of is not None else (lambda r: r.path.as_posix())
+    _check_groups_within_classes(ordered, key)
+    rng = np.random.default_rng(seed)
+    held: set[str] = set()
+    for label, members in sorted(_by_class(ordered).items()):
+        groups = _groups(members, key)
+        if len(groups) < 2:
+            raise ValueError(f"class {label} has one group of videos; it cannot give both train and test")
+        wanted = max(1, round(fraction * len(members)))
+        taken = _take_groups(groups, wanted, rng)
+        if len(taken) == len(members):  # the last group overshot: keep at least one group for training
+            taken = _take_groups(groups, 1, np.random.default_rng([seed, label]))
+        held.update(taken)
+    return (
+        [r for r in ordered if r.path.as_posix() not in held],
+        [r for r in ordered if r.path.as_posix() in held],
+    )
+
+
+def _take_groups(groups: Sequence[Sequence[VideoRecord]], count: int, rng: np.random.Generator) -> set[str]:
+    """Paths of whole groups, taken in seeded random order until they hold at least `count` videos."""
+    chosen: set[str] = set()
+    taken = 0
+    for i in rng.permutation(len(groups)):
+        chosen.update(r.path.as_posix() for r in groups[i])
+        taken += len(groups[i])
+        if taken >= count:
+            break
+    return chosen
 
 
 def group_by_stem_pattern(pattern: str) -> Callable[[VideoRecord], str]:

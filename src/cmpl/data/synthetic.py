@@ -38,6 +38,7 @@ __all__ = [
     "SYNTHETIC_CLASSES",
     "make_synthetic",
     "render_video",
+    "render_video_with_mask",
     "write_video",
 ]
 
@@ -294,7 +295,15 @@ def _clock_hand(dx: Array, dy: Array, angle: Array, r: float) -> Array:
 def render_video(
     class_name: str, seed: int | Sequence[int], *, size: int = 40, num_frames: int = 72
 ) -> Array:
-    """Render one video as uint8 RGB frames (T, H, W, 3).
+    """Render one video as uint8 RGB frames (T, H, W, 3) (see :func:`render_video_with_mask`)."""
+    return render_video_with_mask(class_name, seed, size=size, num_frames=num_frames)[0]
+
+
+def render_video_with_mask(
+    class_name: str, seed: int | Sequence[int], *, size: int = 40, num_frames: int = 72
+) -> tuple[Array, Array]:
+    """Render one video as uint8 RGB frames (T, H, W, 3) and the class object's alpha (T, H, W) in [0, 1],
+    which says where the thing that defines the class is (e.g. to measure what an augmentation leaves of it).
 
     Every random factor draws from its own child of ``np.random.SeedSequence(seed)``, so two classes
     rendered with the same seed share all nuisances. Consequences the tests rely on: classes of one motion
@@ -324,7 +333,7 @@ def render_video(
     frames *= 255
     frames += noise
     frames += 0.5  # round to nearest on the truncating cast below
-    return np.clip(frames, 0, 255, out=frames).astype(np.uint8)
+    return np.clip(frames, 0, 255, out=frames).astype(np.uint8), o_alpha
 
 
 def write_video(path: str | Path, frames: Array, fps: int) -> None:

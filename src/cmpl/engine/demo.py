@@ -17,7 +17,7 @@ from cmpl.config import load_config
 from cmpl.engine.metrics import pooled_accuracy, read_metrics
 from cmpl.engine.trainer import Trainer
 
-__all__ = ["DEMO_METHODS", "QUICK_OVERRIDES", "format_table", "run_demo", "summarize"]
+__all__ = ["DEMO_METHODS", "QUICK_OVERRIDES", "format_table", "pseudo_label_summary", "run_demo", "summarize"]
 
 DEMO_METHODS = ("supervised", "fixmatch", "cmpl")
 QUICK_OVERRIDES = [
@@ -32,7 +32,7 @@ QUICK_OVERRIDES = [
 ]
 
 
-def _pseudo_label_summary(run_dir: Path, tail: float = 0.25) -> dict[str, float]:
+def pseudo_label_summary(run_dir: Path, tail: float = 0.25) -> dict[str, float]:
     """Percent of unlabeled clips that gave the primary network a pseudo-label (``mask``) and a correct one
     (``correct``) over the last ``tail`` of training, where the numbers have settled."""
     rows = read_metrics(run_dir, "train")
@@ -71,7 +71,7 @@ def run_demo(
                     "top1": result["top1"],
                     "top5": result["top5"],
                     "run_dir": str(run_dir),
-                    **_pseudo_label_summary(run_dir),
+                    **pseudo_label_summary(run_dir),
                 }
             )
     summary = {"methods": summarize(runs), "runs": runs, "overrides": extra}

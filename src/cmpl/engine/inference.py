@@ -16,7 +16,7 @@ from cmpl.data.augment import ClipAugment
 from cmpl.data.datasets import TestClips
 from cmpl.engine.checkpoint import load_checkpoint
 from cmpl.engine.evaluate import EvalResult, evaluate, predict_video_probs
-from cmpl.engine.run_data import load_dataset
+from cmpl.engine.run_data import run_test_records
 from cmpl.engine.trainer import clip_specs, resolve_device
 from cmpl.methods import build_method
 
@@ -29,6 +29,7 @@ class TrainedRun:
     class_names: list[str]
     primary: nn.Module
     device: torch.device
+    run_dir: Path
 
     @property
     def amp(self) -> bool:
@@ -56,7 +57,7 @@ def load_run(run_dir: Path, device: str = "auto") -> TrainedRun:
     method = build_method(config, len(names))
     method.load_state_dict(state["method"])
     dev = resolve_device(device)
-    return TrainedRun(config, names, method.primary.to(dev).eval(), dev)
+    return TrainedRun(config, names, method.primary.to(dev).eval(), dev, run_dir)
 
 
 def score_test_set(
@@ -68,7 +69,7 @@ def score_test_set(
 ) -> EvalResult:
     """The primary network on the run's configured test set; `transform` edits the uint8 clips
     ``(N, T, C, H, W)`` before normalisation (e.g. the temporal re-sampling of the paper's Fig. 5)."""
-    records = load_dataset(run.config, "test").records
+    records = run_test_records(run.config, run.run_dir)
     if run.config.eval.max_videos:
         records = records[: run.config.eval.max_videos]
     normalize = ClipAugment().normalize

@@ -21,13 +21,16 @@ from cmpl.data.annotations import (
 )
 from cmpl.data.check import find_bad_videos
 from cmpl.data.decode import VideoDecodeError
-from cmpl.data.splits import balanced_split, group_by_stem_pattern
+from cmpl.data.splits import balanced_split, group_by_stem_pattern, stratified_holdout
 from cmpl.data.synthetic import make_synthetic
 from cmpl.engine import distributed
 
-__all__ = ["RunData", "load_dataset", "prepare_run_data"]
+__all__ = ["RunData", "load_dataset", "prepare_run_data", "run_test_records"]
 
 SPLIT_FILES = {"classes": "classes.txt", "labeled": "labeled.txt", "unlabeled": "unlabeled.txt"}
+HELD_OUT_TEST_FILE = (
+    "test.txt"  # written only when data.test_fraction holds the test set out of the train set
+)
 
 
 @dataclass
@@ -76,23 +79,42 @@ def _check_labeled_videos(labeled: list[VideoRecord]) -> None:
         )
 
 
+def run_test_records(config: Config, run_dir: Path) -> list[VideoRecord]:
+    """The test videos of a run: the dataset's test set, or the one held out into ``run_dir``."""
+    if config.data.test_fraction > 0:
+        names = read_class_names(run_dir / SPLIT_FILES["classes"])
+        return read_path_label_list(run_dir / HELD_OUT_TEST_FILE, run_dir, names).records
+    return load_dataset(config, "test").records
+
+
 def prepare_run_data(config: Config, run_dir: Path, reuse_split: bool = False) -> RunData:
-    """Draw (or, when resuming, re-read) the labeled split and write it into ``run_dir``."""
-    test = load_dataset(config, "test")
+    """Draw (or, when resuming, re-read) the labeled split, and with ``data.test_fraction`` the test split,
+    and write them into ``run_dir``."""
+    d = config.data
+    held_out = d.test_fraction > 0
     files = {k: run_dir / v for k, v in SPLIT_FILES.items()}
+    if held_out:
+        files["test"] = run_dir / HELD_OUT_TEST_FILE
     if reuse_split and all(p.is_file() for p in files.values()):
         names = read_class_names(files["classes"])
-        root = run_dir
-        labeled = read_path_label_list(files["labeled"], root, names).records
-        unlabeled = read_path_label_list(files["unlabeled"], root, names).records
-        return RunData(names, labeled, unlabeled, test.records)
+        labeled, unlabeled = (
+            read_path_label_list(files[k], run_dir, names).records for k in ("labeled", "unlabeled")
+        )
+        return RunData(names, labeled, unlabeled, run_test_records(config, run_dir))
+    group_of = group_by_stem_pattern(d.split_group_pattern) if d.split_group_pattern else None
     train = load_dataset(config, "train")
-    d = config.data
+    train_records = train.records
+    if held_out:
+        train_records, test_records = stratified_holdout(
+            train_records, d.test_fraction, d.test_seed, group_of
+        )
+    else:
+        test_records = load_dataset(config, "test").records
     labeled, unlabeled = balanced_split(
-        train.records,
+        train_records,
         d.labeled_per_class,
         d.split_seed,
-        group_of=group_by_stem_pattern(d.split_group_pattern) if d.split_group_pattern else None,
+        group_of=group_of,
         keep_labeled_in_unlabeled=d.keep_labeled_in_unlabeled,
         class_names=train.class_names,
     )
@@ -102,4 +124,6 @@ def prepare_run_data(config: Config, run_dir: Path, reuse_split: bool = False) -
         write_class_names(train.class_names, files["classes"])
         write_path_label_list(labeled, files["labeled"], run_dir)
         write_path_label_list(unlabeled, files["unlabeled"], run_dir)
-    return RunData(train.class_names, labeled, unlabeled, test.records)
+        if held_out:
+            write_path_label_list(test_records, files["test"], run_dir)
+    return RunData(train.class_names, labeled, unlabeled, test_records)

@@ -170,7 +170,9 @@ class ResNet3d(nn.Module):
         features = self.features(x)
         dropped = self.dropout(features)
         if no_dropout is not None and self.training:
-            dropped = torch.cat([dropped[: no_dropout.start], features[no_dropout], dropped[no_dropout.stop :]])
+            dropped = torch.cat(
+                [dropped[: no_dropout.start], features[no_dropout], dropped[no_dropout.stop :]]
+            )
         return self.head(dropped)
 
 
