@@ -24,10 +24,10 @@ from cmpl.engine.demo import DEMO_METHODS, format_table, pseudo_label_summary, s
 FAST = ["data.num_workers=0", "data.cache_decoded=true", "train.progress=false"]
 
 
-def _run(method: str, seed: int, overrides: list[str], out: Path) -> dict:
+def _run(config: str, method: str, seed: int, overrides: list[str], out: Path) -> dict:
     run_dir = out / f"{method}_seed{seed}"
     cmd = [
-        "cmpl", "train", "demo", *FAST, *overrides,
+        "cmpl", "train", config, *FAST, *overrides,
         f"method.name={method}", f"train.seed={seed}", f"train.output_dir={run_dir}",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -45,6 +45,7 @@ def _run(method: str, seed: int, overrides: list[str], out: Path) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", required=True, help="the setting's name in the log")
+    p.add_argument("--config", default="demo", help="preset name or YAML file (default: %(default)s)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--methods", nargs="+", default=list(DEMO_METHODS))
     p.add_argument("--jobs", type=int, default=2)
@@ -56,7 +57,7 @@ def main() -> None:
     jobs = [(m, s) for s in args.seeds for m in args.methods]
     start = time.perf_counter()
     with ThreadPoolExecutor(args.jobs) as pool:
-        done = list(pool.map(lambda job: _run(*job, args.overrides, out), jobs))
+        done = list(pool.map(lambda job: _run(args.config, *job, args.overrides, out), jobs))
     runs: dict[str, list[dict]] = {m: [] for m in args.methods}
     for (method, _), row in zip(jobs, done, strict=True):
         runs[method].append(row)
@@ -68,7 +69,9 @@ def main() -> None:
     entry = {
         "name": args.name,
         "overrides": args.overrides,
-        "command": "cmpl demo " + " ".join(args.overrides),
+        "config": args.config,
+        "command": f"python benchmarks/evidence.py --name {args.name} --config {args.config} -- "
+        + " ".join(args.overrides),
         "seeds": args.seeds,
         "wall_s": round(time.perf_counter() - start, 1),
         "methods": summary["methods"],

@@ -86,6 +86,31 @@ def test_resume_continues_from_the_checkpoint(tiny_synthetic, tmp_path):
     assert [r["step"] for r in read_metrics(run_dir, "train")] == [1, 2, 3, 4]
 
 
+def test_supervised_warmup_reads_no_unlabeled_clips_and_resumes_their_stream_exactly(
+    tiny_synthetic, tmp_path
+):
+    def config(run_dir):
+        overrides = fast_overrides(tiny_synthetic, run_dir, "cmpl", iterations=4)
+        return load_config(None, [*overrides, "method.supervised_warmup=0.5", "train.eval_every=0"])
+
+    Trainer(config(tmp_path / "whole")).fit()
+    rows = read_metrics(tmp_path / "whole", "train")
+    assert [("pl_mask_primary" in r, "loss_sup_auxiliary" in r) for r in rows] == [(False, True)] * 2 + [
+        (True, True)
+    ] * 2
+    interrupted = Trainer(config(tmp_path / "split"))  # stopped after the warm-up, then resumed
+    labeled, unlabeled = interrupted.streams()
+    for _ in range(2):
+        interrupted.train_step(labeled, unlabeled)
+        interrupted.progress.iteration += 1
+    interrupted._save()
+    Trainer(config(tmp_path / "split"), resume=True).fit()
+    resumed = read_metrics(tmp_path / "split", "train")
+    assert [r["step"] for r in resumed] == [3, 4]
+    for a, b in zip(rows[2:], resumed, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+
+
 def test_cli_evaluate_and_predict(cmpl_run, tiny_synthetic, capsys):
     run_dir, _ = cmpl_run
     assert main(["evaluate", str(run_dir), "--views", "1x3", "--device", "cpu"]) == 0

@@ -95,6 +95,9 @@ class MethodConfig:
     threshold: float = field(default=0.9, metadata=_range(0, 1))
     unlabeled_weight: float = field(default=5.0, metadata=_range(0))
     unlabeled_ratio: int = field(default=5, metadata=_range(1))
+    # share of the iterations trained on labeled clips alone before the unlabeled loss starts (not in the
+    # paper; common in video semi-supervised code): pseudo-labels come only from a network that can predict
+    supervised_warmup: float = field(default=0.0, metadata=_range(0, 0.99))
     pseudo_labels: str = field(
         default="cross", metadata=_choice("cross", "self_first", "opposite_first", "maximum", "average")
     )

@@ -90,6 +90,8 @@ class Trainer:
         d = config.data
         self.augment = ClipAugment(d.randaugment_ops, d.randaugment_magnitude, d.cutout_ratio)
         self.progress = _Progress()
+        # supervised warm-up: the unlabeled stream is not even read before this iteration
+        self.unlabeled_start = round(config.method.supervised_warmup * config.schedule.iterations)
         self.bad_files: set[str] = set()
         if resume and self.checkpoint_path.is_file():
             self._load(self.checkpoint_path)
@@ -157,7 +159,7 @@ class Trainer:
             c.train.labeled_batch * c.method.unlabeled_ratio,
             collate_train,
             seed=c.train.seed + 1,
-            **loader_kw,
+            **{**loader_kw, "start_batch": max(0, start - self.unlabeled_start)},
         )
         return labeled_stream, unlabeled_stream
 
@@ -201,14 +203,13 @@ class Trainer:
             dynamic_ncols=True,
         )
         self.method.train()
-        clips_per_step = c.train.labeled_batch * (
-            1 + (c.method.unlabeled_ratio if unlabeled_stream is not None else 0)
-        )
-        window_start, window_steps = time.perf_counter(), 0
+        window_start, window_steps, window_clips = time.perf_counter(), 0, 0
         while self.progress.iteration < total:
+            with_unlabeled = self._reads_unlabeled(unlabeled_stream)
             logs = self.train_step(labeled_stream, unlabeled_stream)
             self.progress.iteration += 1
             window_steps += 1
+            window_clips += c.train.labeled_batch * (1 + (c.method.unlabeled_ratio if with_unlabeled else 0))
             running.add(logs)
             it = self.progress.iteration
             bar.update(1)
@@ -225,12 +226,12 @@ class Trainer:
                 values.update(
                     lr=self.scheduler.get_last_lr()[0],
                     replaced_clips=self.progress.replaced_clips,
-                    clips_per_s=clips_per_step * self.world * window_steps / max(elapsed, 1e-9),
+                    clips_per_s=window_clips * self.world / max(elapsed, 1e-9),
                 )
                 bar.set_postfix(loss=f"{values['loss']:.3f}", refresh=False)
                 if self.writer:
                     self.writer.write(it, values)
-                window_start, window_steps = time.perf_counter(), 0
+                window_start, window_steps, window_clips = time.perf_counter(), 0, 0
             if it % c.train.checkpoint_every == 0 or it == total:
                 self._save()
             if c.train.eval_every and it % c.train.eval_every == 0 and it != total:
@@ -241,7 +242,7 @@ class Trainer:
     def train_step(self, labeled_stream: Any, unlabeled_stream: Any | None) -> dict[str, torch.Tensor]:
         """One optimisation step from the next batch of each stream; returns the step's logs (on device)."""
         lab_raw = next(labeled_stream)
-        unl_raw = next(unlabeled_stream) if unlabeled_stream is not None else None
+        unl_raw = next(unlabeled_stream) if self._reads_unlabeled(unlabeled_stream) else None
         skipped = lab_raw["skipped"] + (unl_raw["skipped"] if unl_raw else [])
         if skipped:
             self._record_bad_videos(skipped)
@@ -258,6 +259,10 @@ class Trainer:
             **out.logs,
             "replaced_clips": torch.tensor(float(len(skipped)), device=self.device),
         }
+
+    def _reads_unlabeled(self, unlabeled_stream: Any | None) -> bool:
+        """Whether this step trains on unlabeled clips: the method uses them and its warm-up is over."""
+        return unlabeled_stream is not None and self.progress.iteration >= self.unlabeled_start
 
     def _record_bad_videos(self, paths: list[str]) -> None:
         """Name each undecodable file once in ``bad_videos.txt`` (every rank appends its own)."""

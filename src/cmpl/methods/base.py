@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cmpl.config import Config, ConfigError
@@ -71,7 +72,18 @@ class Method(nn.Module):
         return self.networks["primary"]
 
     def training_step(self, labeled: LabeledBatch, unlabeled: UnlabeledBatch | None) -> StepOutput:
+        """The step's loss; ``unlabeled`` is None during ``method.supervised_warmup``."""
         raise NotImplementedError
+
+    def supervised_step(self, labeled: LabeledBatch, roles: tuple[str, ...] | None = None) -> StepOutput:
+        """Cross-entropy of each role's network (all by default) on its labeled clips, summed: the supervised
+        baseline, and a semi-supervised method's warm-up."""
+        losses = {
+            role: F.cross_entropy(self.networks[role](labeled.views[role]), labeled.labels)
+            for role in (roles or self.roles)
+        }
+        logs = {f"loss_sup_{role}": loss.detach() for role, loss in losses.items()}
+        return StepOutput(sum(losses.values()), logs)
 
     def forward(self, labeled: LabeledBatch, unlabeled: UnlabeledBatch | None) -> StepOutput:
         """``training_step`` behind ``__call__``, so DistributedDataParallel can wrap a method."""

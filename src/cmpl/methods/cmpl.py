@@ -19,8 +19,9 @@ class CMPL(Method):
     roles = ("primary", "auxiliary")
 
     def training_step(self, labeled: LabeledBatch, unlabeled: UnlabeledBatch | None) -> StepOutput:
-        assert unlabeled is not None, "CMPL needs an unlabeled batch"
         cfg = self.config
+        if unlabeled is None:
+            return self.supervised_step(labeled, self.roles if cfg.auxiliary_supervised else ("primary",))
         outputs = {
             role: predict_views(
                 self.networks[role],

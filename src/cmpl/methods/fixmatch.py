@@ -11,7 +11,8 @@ from cmpl.methods.losses import confident_targets, masked_cross_entropy, pseudo_
 @register("fixmatch")
 class FixMatch(Method):
     def training_step(self, labeled: LabeledBatch, unlabeled: UnlabeledBatch | None) -> StepOutput:
-        assert unlabeled is not None, "FixMatch needs an unlabeled batch"
+        if unlabeled is None:
+            return self.supervised_step(labeled)
         logits_l, logits_s, probs_w = predict_views(
             self.primary,
             labeled.views["primary"],

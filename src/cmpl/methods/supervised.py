@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import torch.nn.functional as F
-
 from cmpl.methods.base import LabeledBatch, Method, StepOutput, UnlabeledBatch, register
 
 
@@ -12,6 +10,4 @@ class Supervised(Method):
     uses_unlabeled = False
 
     def training_step(self, labeled: LabeledBatch, unlabeled: UnlabeledBatch | None) -> StepOutput:
-        logits = self.primary(labeled.views["primary"])
-        loss = F.cross_entropy(logits, labeled.labels)
-        return StepOutput(loss, {"loss_sup_primary": loss.detach()})
+        return self.supervised_step(labeled)
