@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from cmpl.engine.checkpoint import load_checkpoint
-from cmpl.engine.metrics import read_metrics
+from cmpl.run_files import read_metrics
 from tests.conftest import fast_overrides
 
 DETERMINISTIC = [

@@ -24,8 +24,8 @@ from cmpl.data.prepare import PrepareSettings, prepare_dataset
 from cmpl.data.sampling import ClipSpec
 from cmpl.data.splits import balanced_split
 from cmpl.data.synthetic import SYNTHETIC_CLASSES, render_video
-from cmpl.engine.metrics import read_metrics
 from cmpl.engine.trainer import Trainer
+from cmpl.run_files import read_metrics
 from tests.conftest import SHARED_DATA, fast_overrides
 
 REAL_CLIPS = SHARED_DATA / "real-clips"

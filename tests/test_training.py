@@ -6,13 +6,13 @@ import json
 
 import pytest
 import torch
+from cmpl.commands.demo import summarize
 
 from cmpl.cli import main
 from cmpl.config import load_config
 from cmpl.engine.checkpoint import load_checkpoint
-from cmpl.engine.demo import summarize
-from cmpl.engine.metrics import read_metrics
 from cmpl.engine.trainer import Trainer
+from cmpl.run_files import read_metrics
 from tests.conftest import fast_overrides
 
 

@@ -18,7 +18,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from cmpl.config import Config
-from cmpl.engine.trainer import Trainer, clip_specs
+from cmpl.engine.runtime import clip_specs
+from cmpl.engine.trainer import Trainer
 
 __all__ = ["BenchResult", "run_bench"]
 

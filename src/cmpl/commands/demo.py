@@ -14,8 +14,8 @@ from typing import Any
 
 from cmpl.analysis.plots import plot_demo
 from cmpl.config import load_config
-from cmpl.engine.metrics import pooled_accuracy, read_metrics
 from cmpl.engine.trainer import Trainer
+from cmpl.run_files import pooled_accuracy, read_metrics
 
 __all__ = ["DEMO_METHODS", "QUICK_OVERRIDES", "format_table", "run_demo", "summarize"]
 
