@@ -210,11 +210,11 @@ def test_collate_stacks_each_clip_kind(good: list[VideoRecord], bad: list[VideoR
     ds = train_set([*good, bad[0]])
     with pytest.warns(UserWarning, match="zero.mp4"):
         batch = collate_train([ds[3], ds[0], ds[2]])
-    f, a = batch["clips"]
+    f, a = batch.clips
     assert f.shape == (3, 4, 3, 32, 32) and a.shape == (3, 8, 3, 32, 32) and f.dtype == torch.uint8
-    assert batch["label"].dtype == torch.long and batch["label"][1:].tolist() == [0, 2]
-    assert batch["index"].tolist()[1:] == [0, 2]
-    assert batch["skipped"][0] == str(bad[0].path) and set(batch["skipped"]) == {str(bad[0].path)}
+    assert batch.label.dtype == torch.long and batch.label[1:].tolist() == [0, 2]
+    assert batch.index.tolist()[1:] == [0, 2]
+    assert batch.skipped[0] == str(bad[0].path) and set(batch.skipped) == {str(bad[0].path)}
 
 
 def test_loader_with_workers_is_reproducible(good: list[VideoRecord]) -> None:
@@ -222,7 +222,7 @@ def test_loader_with_workers_is_reproducible(good: list[VideoRecord]) -> None:
         with torch.random.fork_rng():
             torch.manual_seed(5)
             loader = DataLoader(train_set(good * 2), batch_size=3, num_workers=2, collate_fn=collate_train)
-            return [clip for batch in loader for clip in batch["clips"]]
+            return [clip for batch in loader for clip in batch.clips]
 
     first, again = batches(), batches()
     assert [tuple(c.shape) for c in first] == [(3, 4, 3, 32, 32), (3, 8, 3, 32, 32)] * 2

@@ -6,9 +6,9 @@ import json
 
 import pytest
 import torch
-from cmpl.commands.demo import summarize
 
 from cmpl.cli import main
+from cmpl.commands.demo import summarize
 from cmpl.config import load_config
 from cmpl.engine.checkpoint import load_checkpoint
 from cmpl.engine.trainer import Trainer

@@ -7,6 +7,7 @@ import json
 import math
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from tqdm import tqdm
 
 from cmpl.config import Config, ConfigError, config_to_dict, save_config
 from cmpl.data.augment import ClipAugment
-from cmpl.data.datasets import TrainClips, collate_train
+from cmpl.data.datasets import TrainBatch, TrainClips, collate_train
 from cmpl.engine import distributed
 from cmpl.engine.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from cmpl.engine.evaluate import EvalResult, evaluate
@@ -93,7 +94,7 @@ class Trainer:
         return module
 
     # ------------------------------------------------------------------------------------------ data
-    def streams(self) -> tuple[Any, Any | None]:
+    def streams(self) -> tuple[Iterator[TrainBatch], Iterator[TrainBatch] | None]:
         """The labeled and (if the method uses it) unlabeled endless loaders, resumed at the current step."""
         c, roles = self.config, self.method.roles
         specs = clip_specs(c, roles)
@@ -144,21 +145,21 @@ class Trainer:
         layout = torch.channels_last_3d if self.channels_last else torch.contiguous_format
         return self.augment.normalize(clips, layout)
 
-    def _labeled_batch(self, batch: dict) -> LabeledBatch:
+    def _labeled_batch(self, batch: TrainBatch) -> LabeledBatch:
         flip = self.augment.flip if self.config.data.horizontal_flip else (lambda clips: clips)
         views = {
             role: self._model_input(flip(self._to_device(c)))
-            for role, c in zip(self.method.roles, batch["clips"], strict=True)
+            for role, c in zip(self.method.roles, batch.clips, strict=True)
         }
-        return LabeledBatch(views, self._to_device(batch["label"]))
+        return LabeledBatch(views, self._to_device(batch.label))
 
-    def _unlabeled_batch(self, batch: dict) -> UnlabeledBatch:
+    def _unlabeled_batch(self, batch: TrainBatch) -> UnlabeledBatch:
         weak, strong = {}, {}
-        for role, clips in zip(self.method.roles, batch["clips"], strict=True):
+        for role, clips in zip(self.method.roles, batch.clips, strict=True):
             clips = self._to_device(clips)
             weak[role] = self._model_input(clips)
             strong[role] = self._model_input(self.augment.strong(clips))
-        labels = batch["label"]  # checked on the host: on the device the check would wait for the GPU
+        labels = batch.label  # checked on the host: on the device the check would wait for the GPU
         truth = self._to_device(labels) if bool((labels >= 0).all()) else None
         return UnlabeledBatch(weak, strong, truth)
 
@@ -214,11 +215,13 @@ class Trainer:
         bar.close()
         return self._finish()
 
-    def train_step(self, labeled_stream: Any, unlabeled_stream: Any | None) -> dict[str, torch.Tensor]:
+    def train_step(
+        self, labeled_stream: Iterator[TrainBatch], unlabeled_stream: Iterator[TrainBatch] | None
+    ) -> dict[str, torch.Tensor]:
         """One optimisation step from the next batch of each stream; returns the step's logs (on device)."""
         lab_raw = next(labeled_stream)
         unl_raw = next(unlabeled_stream) if unlabeled_stream is not None else None
-        skipped = lab_raw["skipped"] + (unl_raw["skipped"] if unl_raw else [])
+        skipped = lab_raw.skipped + (unl_raw.skipped if unl_raw else [])
         if skipped:
             self._record_bad_videos(skipped)
         labeled = self._labeled_batch(lab_raw)
