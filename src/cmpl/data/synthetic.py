@@ -22,15 +22,14 @@ import json
 import math
 import shutil
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
-from tqdm import tqdm
 
-from cmpl.data.workers import usable_cpus
+from cmpl.data.annotations import VideoRecord, write_class_names, write_path_label_list
+from cmpl.data.workers import run_jobs
 
 __all__ = [
     "APPEARANCE_CLASSES",
@@ -367,22 +366,6 @@ def _settings_match(root: Path, settings: dict[str, object]) -> bool:
         return False
 
 
-def _run(jobs: list[_Job], workers: int, progress: bool) -> None:
-    with tqdm(total=len(jobs), desc="synthetic videos", unit="video", disable=not progress) as bar:
-        if workers <= 1:
-            for job in jobs:
-                _render_and_write(job)
-                bar.update()
-            return
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for _ in pool.map(_render_and_write, jobs, chunksize=8):
-                bar.update()
-
-
-def _default_workers() -> int:
-    return min(usable_cpus(), 8)
-
-
 def make_synthetic(
     root: Path,
     *,
@@ -402,7 +385,7 @@ def make_synthetic(
     marks a complete dataset). When the settings match an existing dataset nothing is done; otherwise a
     previous synthetic ``videos/`` folder is replaced. Video ``i`` of class ``c`` in split ``s`` (0 train,
     1 test) is ``render_video(SYNTHETIC_CLASSES[c], (seed, s, c, i))``, so the output is byte-identical for
-    any number of `workers` (processes; default: the usable CPUs, at most 8).
+    any number of `workers` (processes; default or 0: the usable CPUs, at most 8).
     """
     root = Path(root)
     if size < 16 or size % 2:
@@ -426,18 +409,27 @@ def make_synthetic(
     (root / "synthetic.json").unlink(missing_ok=True)
 
     jobs: list[_Job] = []
-    lines: dict[str, list[str]] = {"train": [], "test": []}
+    records: dict[str, list[VideoRecord]] = {"train": [], "test": []}
     for split_id, (split, count) in enumerate((("train", train_per_class), ("test", test_per_class))):
         for label, name in enumerate(SYNTHETIC_CLASSES):
             (root / "videos" / name).mkdir(parents=True, exist_ok=True)
             for i in range(count):
                 rel = f"videos/{name}/{split}_{i:04d}.mp4"
                 jobs.append(_Job(root / rel, name, (seed, split_id, label, i), size, num_frames, fps))
-                lines[split].append(f"{rel} {label}")
-    _run(jobs, workers if workers is not None else _default_workers(), progress)
+                records[split].append(VideoRecord(root / rel, label))
+    run_jobs(
+        _render_and_write,
+        jobs,
+        workers,
+        desc="synthetic videos",
+        unit="video",
+        progress=progress,
+        chunksize=8,
+        max_default=8,
+    )
 
-    (root / "classes.txt").write_text("".join(f"{name}\n" for name in SYNTHETIC_CLASSES))
+    write_class_names(SYNTHETIC_CLASSES, root / "classes.txt")
     for split in ("test", "train"):
-        (root / f"{split}.txt").write_text("".join(f"{line}\n" for line in lines[split]))
+        write_path_label_list(records[split], root / f"{split}.txt", root)
     (root / "synthetic.json").write_text(json.dumps(settings, indent=2) + "\n")
     return root
