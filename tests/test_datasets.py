@@ -6,7 +6,6 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 import torch
@@ -16,6 +15,7 @@ from cmpl.data import datasets
 from cmpl.data.annotations import VideoRecord
 from cmpl.data.datasets import TestClips, TrainClips, collate_train
 from cmpl.data.decode import VideoDecodeError, open_video
+from cmpl.data.encode import write_video
 from cmpl.data.sampling import ClipSpec
 
 STEP = 4  # frame i is a flat grey image of intensity i * STEP, so a clip's pixels say which frames it holds
@@ -26,13 +26,8 @@ REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-cl
 
 def make_video(path: Path, num_frames: int = NUM_FRAMES, offset: int = 0) -> Path:
     """Frame i has intensity (i + offset) * STEP; key frames every 8 frames so reads seek."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=25, options={"x264-params": "keyint=8:scenecut=0:qp=0"})
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        for i in range(num_frames):
-            image = np.full((HEIGHT, WIDTH, 3), (i + offset) * STEP, np.uint8)
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        container.mux(stream.encode())
+    frames = np.stack([np.full((HEIGHT, WIDTH, 3), (i + offset) * STEP, np.uint8) for i in range(num_frames)])
+    write_video(path, frames, 25, options={"x264-params": "keyint=8:scenecut=0:qp=0"})
     return path
 
 
@@ -252,13 +247,8 @@ def test_test_clips_give_every_view(
 
 def test_test_clips_crops_differ_across_the_long_side(tmp_path: Path) -> None:
     path = tmp_path / "ramp.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=25, options={"qp": "0"})
-        stream.width, stream.height, stream.pix_fmt = 64, 32, "yuv420p"
-        ramp = np.broadcast_to(np.linspace(0, 250, 64, dtype=np.uint8)[None, :, None], (32, 64, 3)).copy()
-        for _ in range(20):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(ramp, format="rgb24")))
-        container.mux(stream.encode())
+    ramp = np.broadcast_to(np.linspace(0, 250, 64, dtype=np.uint8)[None, :, None], (32, 64, 3)).copy()
+    write_video(path, np.stack([ramp] * 20), 25, options={"qp": "0"})
     ds = TestClips([VideoRecord(path, 0)], F_SPEC, num_clips=1, num_crops=3, short_side=32, crop_size=32)
     left, centre, right = (view.double().mean().item() for view in ds[0]["clips"])
     assert left < centre < right

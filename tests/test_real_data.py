@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -20,6 +19,7 @@ from cmpl.data.annotations import VideoRecord, read_class_names, write_class_nam
 from cmpl.data.augment import ClipAugment
 from cmpl.data.datasets import TestClips, TrainClips
 from cmpl.data.decode import VideoDecodeError, open_video
+from cmpl.data.encode import write_video
 from cmpl.data.prepare import PrepareSettings, prepare_dataset
 from cmpl.data.sampling import ClipSpec
 from cmpl.data.splits import balanced_split
@@ -222,17 +222,17 @@ UCF_TEST_GROUPS = (1,)
 
 
 def _write_xvid_avi(path: Path, frames: np.ndarray, fps: int = 25) -> None:
-    """MPEG-4 Part 2 in AVI tagged XVID, as the UCF-101 files are (``write_video`` only writes H.264/mp4)."""
-    with av.open(str(path), mode="w", format="avi") as container:
-        stream = container.add_stream("mpeg4", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        stream.codec_context.codec_tag = "XVID"
-        stream.codec_context.max_b_frames = 1
-        for i, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
+    """MPEG-4 Part 2 in AVI tagged XVID, as the UCF-101 files are (``write_video`` with the mpeg4 codec)."""
+    write_video(
+        path,
+        frames,
+        fps,
+        codec="mpeg4",
+        format="avi",
+        timestamps=range(len(frames)),
+        codec_tag="XVID",
+        max_b_frames=1,
+    )
 
 
 def _make_ucf101(root: Path) -> Path:

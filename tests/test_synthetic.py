@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 from cmpl.data import synthetic
+from cmpl.data.encode import write_video
 from cmpl.data.synthetic import (
     APPEARANCE_CLASSES,
     MOTION_CLASSES,
     SYNTHETIC_CLASSES,
     make_synthetic,
     render_video,
-    write_video,
 )
 
 SMALL = {"train_per_class": 2, "test_per_class": 1, "size": 32, "num_frames": 24, "fps": 25, "seed": 3}

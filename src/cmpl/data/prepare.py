@@ -27,6 +27,7 @@ import av
 
 from cmpl.data.annotations import VIDEO_EXTENSIONS
 from cmpl.data.decode import display_timestamps
+from cmpl.data.encode import add_video_stream
 from cmpl.data.workers import run_jobs
 
 __all__ = ["PrepareReport", "PrepareSettings", "prepare_dataset", "prepare_video", "target_size"]
@@ -92,9 +93,9 @@ def prepare_video(src: Path, dst: Path, settings: PrepareSettings) -> None:
             time_base = source_base if avi else _FINE_TIME_BASE
             codec, options = _encoder(dst, settings)
             with av.open(str(tmp), "w", format=_muxer(dst)) as out:
-                encoder = out.add_stream(codec, rate=rate, options=options)
-                encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
-                encoder.codec_context.gop_size = settings.keyframe_interval
+                encoder = add_video_stream(
+                    out, codec, rate, width, height, options, gop_size=settings.keyframe_interval
+                )
                 encoder.codec_context.time_base = encoder.time_base = time_base
                 if avi:
                     encoder.codec_context.max_b_frames = 0  # AVI has no presentation timestamps to reorder by

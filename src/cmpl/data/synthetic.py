@@ -25,10 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
 
 from cmpl.data.annotations import VideoRecord, write_class_names, write_path_label_list
+from cmpl.data.encode import write_video
 from cmpl.data.workers import run_jobs
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
     "SYNTHETIC_CLASSES",
     "make_synthetic",
     "render_video",
-    "write_video",
 ]
 
 MOTION_CLASSES: list[str] = [
@@ -326,21 +325,6 @@ def render_video(
     return np.clip(frames, 0, 255, out=frames).astype(np.uint8)
 
 
-def write_video(path: str | Path, frames: Array, fps: int) -> None:
-    """Encode uint8 RGB frames (T, H, W, 3), H and W even, as H.264/yuv420p mp4 (deterministic bytes)."""
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"expected uint8 frames of shape (T, H, W, 3), got {frames.dtype} {frames.shape}")
-    if frames.shape[1] % 2 or frames.shape[2] % 2:
-        raise ValueError(f"yuv420p needs even height and width, got {frames.shape[1]}x{frames.shape[2]}")
-    with av.open(str(path), mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps, options=dict(_X264_OPTIONS))
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode())
-
-
 @dataclass(frozen=True)
 class _Job:
     path: Path
@@ -353,7 +337,7 @@ class _Job:
 
 def _render_and_write(job: _Job) -> None:
     frames = render_video(job.class_name, job.seed, size=job.size, num_frames=job.num_frames)
-    write_video(job.path, frames, job.fps)
+    write_video(job.path, frames, job.fps, format="mp4", options=_X264_OPTIONS)
 
 
 def _settings_match(root: Path, settings: dict[str, object]) -> bool:
