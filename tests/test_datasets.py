@@ -17,11 +17,12 @@ from cmpl.data.datasets import TestClips, TrainClips, collate_train
 from cmpl.data.decode import VideoDecodeError, open_video
 from cmpl.data.encode import write_video
 from cmpl.data.sampling import ClipSpec
+from tests.helpers import SHARED_DATA
 
 STEP = 4  # frame i is a flat grey image of intensity i * STEP, so a clip's pixels say which frames it holds
 NUM_FRAMES, WIDTH, HEIGHT = 40, 48, 40
 F_SPEC, A_SPEC = ClipSpec(4, 4), ClipSpec(8, 2)  # small stand-ins for 8x8 and 16x4, both spanning 16 frames
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-clips"
+REAL = SHARED_DATA / "real-clips"
 
 
 def make_video(path: Path, num_frames: int = NUM_FRAMES, offset: int = 0) -> Path:

@@ -14,9 +14,10 @@ import pytest
 from cmpl.data import decode
 from cmpl.data.decode import VideoDecodeError, VideoMeta, open_video, scan_video
 from cmpl.data.encode import write_video
+from tests.helpers import SHARED_DATA
 
 STEP = 4  # frame i is a flat grey image of intensity i * STEP, so the pixels say which frame came back
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = SHARED_DATA
 REAL = DATA / "real-clips"
 
 

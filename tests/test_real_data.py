@@ -26,7 +26,7 @@ from cmpl.data.splits import balanced_split
 from cmpl.data.synthetic import SYNTHETIC_CLASSES, render_video
 from cmpl.engine.trainer import Trainer
 from cmpl.run_files import read_metrics
-from tests.conftest import SHARED_DATA, fast_overrides
+from tests.helpers import SHARED_DATA, fast_overrides
 
 REAL_CLIPS = SHARED_DATA / "real-clips"
 WEIZMANN = SHARED_DATA / "weizmann4"
@@ -126,6 +126,7 @@ def _weizmann_lists(root: Path) -> tuple[Path, int, int]:
     return root, len(train), len(test)
 
 
+@pytest.mark.slow
 def test_short_cmpl_run_on_weizmann(tmp_path: Path) -> None:
     videos = _videos(WEIZMANN / "bend")
     assert len(videos) == 18
@@ -159,6 +160,7 @@ def test_short_cmpl_run_on_weizmann(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------ c. bad videos
 
 
+@pytest.mark.slow
 def test_bad_videos_in_the_train_list_are_skipped_and_named(tiny_synthetic: Path, tmp_path: Path) -> None:
     """A zero-byte, a truncated and a text file among 12 good train videos (3 classes): training goes on, the
     run counts the replaced clips and names the three files in bad_videos.txt and results.json."""
@@ -259,6 +261,7 @@ def _make_ucf101(root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_ucf101_layout_through_the_paper_config(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """`cmpl train configs/ucf101/cmpl_r50_1pct.yaml data.root=...` as the README shows it, made tiny."""
     root = _make_ucf101(tmp_path / "ucf101")

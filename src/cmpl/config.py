@@ -17,7 +17,40 @@ from typing import Any
 
 import yaml
 
-__all__ = ["Config", "ConfigError", "apply_overrides", "config_to_dict", "load_config", "save_config"]
+__all__ = [
+    "QUICK_OVERRIDES",
+    "Config",
+    "ConfigError",
+    "apply_overrides",
+    "config_to_dict",
+    "load_config",
+    "save_config",
+]
+
+QUICK_OVERRIDES = [
+    "data.synthetic_train_per_class=4",
+    "data.synthetic_test_per_class=2",
+    "data.labeled_per_class=1",
+    "data.short_side_range=[32,40]",
+    "data.crop_size=32",
+    "data.weak_short_side=36",
+    "data.num_workers=0",
+    "model.primary=r10_w0.125",
+    "model.auxiliary=r10_w0.125",
+    "train.labeled_batch=2",
+    "method.unlabeled_ratio=2",
+    "schedule.iterations=4",
+    "schedule.warmup_iterations=1",
+    "train.log_every=1",
+    "train.checkpoint_every=2",
+    "eval.num_clips=2",
+    "eval.num_crops=1",
+    "eval.short_side=36",
+    "eval.crop_size=32",
+    "eval.batch_size=8",
+]
+"""A run small enough for a 2-core CPU in seconds, through the same code as a real one: ``cmpl demo --quick``
+and the tests' end-to-end runs check the pipeline with it, never the accuracy."""
 
 
 class ConfigError(ValueError):
