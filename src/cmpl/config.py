@@ -21,6 +21,7 @@ __all__ = [
     "QUICK_OVERRIDES",
     "Config",
     "ConfigError",
+    "NetworkOptions",
     "apply_overrides",
     "config_to_dict",
     "load_config",
@@ -97,8 +98,22 @@ class DataConfig:
 
 
 @dataclass
-class ModelConfig:
-    """Primary F and auxiliary A: architectures by name and their clip sampling (frames x stride)."""
+class NetworkOptions:
+    """How every network of a run is built, beyond its name: ``cmpl.models.build_model`` takes these as they
+    are, so a new option is one field here and its use in ``ResNet3d``."""
+
+    temporal_kernels: tuple[int, int, int, int] = (1, 1, 3, 3)
+    stem_temporal_kernel: int = field(default=1, metadata=_range(1))
+    dropout: float = field(default=0.5, metadata=_range(0, 1))
+    norm_eval: bool = False  # BatchNorm on running statistics only (no batch dependence)
+    # frames of a few dozen pixels (the synthetic demo): 3x3 stem, pooling between stages
+    small_input: bool = False
+
+
+@dataclass
+class ModelConfig(NetworkOptions):
+    """Primary F and auxiliary A: architectures by name, their clip sampling (frames x stride) and the
+    network options both share."""
 
     primary: str = "r50"
     auxiliary: str = "r50_w0.25"
@@ -106,12 +121,6 @@ class ModelConfig:
     primary_stride: int = field(default=8, metadata=_range(1))
     auxiliary_frames: int = field(default=16, metadata=_range(1))
     auxiliary_stride: int = field(default=4, metadata=_range(1))
-    temporal_kernels: tuple[int, int, int, int] = (1, 1, 3, 3)
-    stem_temporal_kernel: int = field(default=1, metadata=_range(1))
-    dropout: float = field(default=0.5, metadata=_range(0, 1))
-    norm_eval: bool = False  # BatchNorm on running statistics only (no batch dependence)
-    # frames of a few dozen pixels (the synthetic demo): 3x3 stem, pooling between stages
-    small_input: bool = False
 
 
 @dataclass
