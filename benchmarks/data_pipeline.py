@@ -32,7 +32,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -43,6 +42,7 @@ from cmpl.data import decode
 from cmpl.data.annotations import VideoRecord
 from cmpl.data.augment import standard_spatial, weak_spatial
 from cmpl.data.datasets import TrainClips
+from cmpl.data.encode import write_video
 from cmpl.data.sampling import ClipSpec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,14 +126,8 @@ def make_kinetics_like(
             continue
         tmp = path.with_suffix(".tmp.mp4")
         options = {"x264-params": f"keyint={keyint}"} if keyint else {}
-        with av.open(str(tmp), mode="w") as container:
-            stream = container.add_stream("libx264", rate=fps, options=options)
-            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            for n, rgb in enumerate(_moving_frames(1000 + i, num_frames, width, height)):
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                frame.pts, frame.time_base = n, Fraction(1, fps)
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode())
+        frames = np.stack(list(_moving_frames(1000 + i, num_frames, width, height)))
+        write_video(tmp, frames, fps, options=options, timestamps=range(num_frames))
         tmp.replace(path)
     return paths
 

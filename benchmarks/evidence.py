@@ -19,7 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from cmpl.engine.demo import DEMO_METHODS, format_table, pseudo_label_summary, summarize
+from cmpl.commands.demo import DEMO_METHODS, format_table, pseudo_label_summary, summarize
 
 FAST = ["data.num_workers=0", "data.cache_decoded=true", "train.progress=false"]
 

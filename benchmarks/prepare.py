@@ -17,14 +17,18 @@ Data: generated videos (moving textured shapes, 1280x720, 10 s at 30 fps, x264 d
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from data_pipeline import DEFAULT_CACHE, PipelineClips, key_frames, machine, make_kinetics_like
 
 from cmpl.data.prepare import PrepareSettings, prepare_dataset
+
+# its sibling, whatever the working folder or the way it is started (python path/to/prepare.py, python -m)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from data_pipeline import DEFAULT_CACHE, PipelineClips, key_frames, machine, make_kinetics_like
 
 
 def _read_rate(loader: PipelineClips, keys: Sequence[int]) -> tuple[float, float]:

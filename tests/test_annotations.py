@@ -19,6 +19,7 @@ from cmpl.data.annotations import (
     write_class_names,
     write_path_label_list,
 )
+from tests.helpers import SHARED_DATA
 
 
 def touch(path: Path) -> Path:
@@ -444,7 +445,7 @@ def test_folder_root_is_train_only(tmp_path: Path) -> None:
 
 
 def test_folder_on_shared_weizmann() -> None:
-    data = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "weizmann4"
+    data = SHARED_DATA / "weizmann4"
     if not data.is_dir():
         pytest.skip(f"shared test data not found at {data}")
     ann = load_annotations("folder", data, "train")

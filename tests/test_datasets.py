@@ -6,7 +6,6 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 import torch
@@ -16,23 +15,20 @@ from cmpl.data import datasets
 from cmpl.data.annotations import VideoRecord
 from cmpl.data.datasets import TestClips, TrainClips, collate_train
 from cmpl.data.decode import VideoDecodeError, open_video
+from cmpl.data.encode import write_video
 from cmpl.data.sampling import ClipSpec
+from tests.helpers import SHARED_DATA
 
 STEP = 4  # frame i is a flat grey image of intensity i * STEP, so a clip's pixels say which frames it holds
 NUM_FRAMES, WIDTH, HEIGHT = 40, 48, 40
 F_SPEC, A_SPEC = ClipSpec(4, 4), ClipSpec(8, 2)  # small stand-ins for 8x8 and 16x4, both spanning 16 frames
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-clips"
+REAL = SHARED_DATA / "real-clips"
 
 
 def make_video(path: Path, num_frames: int = NUM_FRAMES, offset: int = 0) -> Path:
     """Frame i has intensity (i + offset) * STEP; key frames every 8 frames so reads seek."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=25, options={"x264-params": "keyint=8:scenecut=0:qp=0"})
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        for i in range(num_frames):
-            image = np.full((HEIGHT, WIDTH, 3), (i + offset) * STEP, np.uint8)
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        container.mux(stream.encode())
+    frames = np.stack([np.full((HEIGHT, WIDTH, 3), (i + offset) * STEP, np.uint8) for i in range(num_frames)])
+    write_video(path, frames, 25, options={"x264-params": "keyint=8:scenecut=0:qp=0"})
     return path
 
 
@@ -210,11 +206,11 @@ def test_collate_stacks_each_clip_kind(good: list[VideoRecord], bad: list[VideoR
     ds = train_set([*good, bad[0]])
     with pytest.warns(UserWarning, match="zero.mp4"):
         batch = collate_train([ds[3], ds[0], ds[2]])
-    f, a = batch["clips"]
+    f, a = batch.clips
     assert f.shape == (3, 4, 3, 32, 32) and a.shape == (3, 8, 3, 32, 32) and f.dtype == torch.uint8
-    assert batch["label"].dtype == torch.long and batch["label"][1:].tolist() == [0, 2]
-    assert batch["index"].tolist()[1:] == [0, 2]
-    assert batch["skipped"][0] == str(bad[0].path) and set(batch["skipped"]) == {str(bad[0].path)}
+    assert batch.label.dtype == torch.long and batch.label[1:].tolist() == [0, 2]
+    assert batch.index.tolist()[1:] == [0, 2]
+    assert batch.skipped[0] == str(bad[0].path) and set(batch.skipped) == {str(bad[0].path)}
 
 
 def test_loader_with_workers_is_reproducible(good: list[VideoRecord]) -> None:
@@ -222,7 +218,7 @@ def test_loader_with_workers_is_reproducible(good: list[VideoRecord]) -> None:
         with torch.random.fork_rng():
             torch.manual_seed(5)
             loader = DataLoader(train_set(good * 2), batch_size=3, num_workers=2, collate_fn=collate_train)
-            return [clip for batch in loader for clip in batch["clips"]]
+            return [clip for batch in loader for clip in batch.clips]
 
     first, again = batches(), batches()
     assert [tuple(c.shape) for c in first] == [(3, 4, 3, 32, 32), (3, 8, 3, 32, 32)] * 2
@@ -252,13 +248,8 @@ def test_test_clips_give_every_view(
 
 def test_test_clips_crops_differ_across_the_long_side(tmp_path: Path) -> None:
     path = tmp_path / "ramp.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=25, options={"qp": "0"})
-        stream.width, stream.height, stream.pix_fmt = 64, 32, "yuv420p"
-        ramp = np.broadcast_to(np.linspace(0, 250, 64, dtype=np.uint8)[None, :, None], (32, 64, 3)).copy()
-        for _ in range(20):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(ramp, format="rgb24")))
-        container.mux(stream.encode())
+    ramp = np.broadcast_to(np.linspace(0, 250, 64, dtype=np.uint8)[None, :, None], (32, 64, 3)).copy()
+    write_video(path, np.stack([ramp] * 20), 25, options={"qp": "0"})
     ds = TestClips([VideoRecord(path, 0)], F_SPEC, num_clips=1, num_crops=3, short_side=32, crop_size=32)
     left, centre, right = (view.double().mean().item() for view in ds[0]["clips"])
     assert left < centre < right

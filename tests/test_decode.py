@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -14,9 +13,11 @@ import pytest
 
 from cmpl.data import decode
 from cmpl.data.decode import VideoDecodeError, VideoMeta, open_video, scan_video
+from cmpl.data.encode import write_video
+from tests.helpers import SHARED_DATA
 
 STEP = 4  # frame i is a flat grey image of intensity i * STEP, so the pixels say which frame came back
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = SHARED_DATA
 REAL = DATA / "real-clips"
 
 
@@ -35,18 +36,19 @@ def make_video(
     if options is None:
         options = {"x264-params": "keyint=6:min-keyint=6:scenecut=0:bframes=2:b-adapt=0:qp=2"}
     width, height = size
-    with av.open(str(path), "w", options=container_options or {}) as container:
-        stream = container.add_stream(codec, rate=fps, options=options)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        if codec == "mpeg4":
-            stream.codec_context.gop_size, stream.codec_context.max_b_frames = 6, 2
-        for i in keep if keep is not None else range(num_frames):
-            frame = av.VideoFrame.from_ndarray(
-                np.full((height, width, 3), i * STEP, np.uint8), format="rgb24"
-            )
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
+    ids = list(keep) if keep is not None else list(range(num_frames))
+    frames = np.stack([np.full((height, width, 3), i * STEP, np.uint8) for i in ids])
+    extra = {"gop_size": 6, "max_b_frames": 2} if codec == "mpeg4" else {}
+    write_video(
+        path,
+        frames,
+        fps,
+        codec=codec,
+        options=options,
+        container_options=container_options,
+        timestamps=ids,
+        **extra,
+    )
     return path
 
 
@@ -105,14 +107,9 @@ def test_every_index_and_random_sets_return_their_frames(videos: dict[str, Path]
 
 def test_read_is_rgb_uint8_in_the_requested_order(tmp_path: Path) -> None:
     path = tmp_path / "red.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=25, options={"qp": "0"})
-        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
-        red = np.zeros((32, 48, 3), np.uint8)
-        red[..., 0] = 200
-        for _ in range(3):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(red, format="rgb24")))
-        container.mux(stream.encode())
+    red = np.zeros((32, 48, 3), np.uint8)
+    red[..., 0] = 200
+    write_video(path, np.stack([red] * 3), 25, options={"qp": "0"})
     with open_video(path) as video:
         frames = video.read([2, 0, 0])
     assert frames.dtype == np.uint8 and frames.shape == (3, 32, 48, 3)

@@ -88,13 +88,24 @@ def test_cmpl_gradients_flow_through_strong_views_only():
     cfg = _config(name="cmpl")
     f, a = Echo(), Echo()
     method = CMPL({"primary": f, "auxiliary": a}, cfg)
-    weak = _clips([UNSURE, UNSURE])
+    # every weak clip is confident (above tau = 0.9) for both networks, so both unlabeled losses are live
+    views = {
+        kind: {role: _clips(rows).requires_grad_() for role in ("primary", "auxiliary")}
+        for kind, rows in (
+            ("labeled", [UNSURE]),
+            ("weak", [CONFIDENT, [0.0, 0.0, 8.0]]),
+            ("strong", [[0.1, 0.2, 0.3], [0.5, 0.1, 0.0]]),
+        )
+    }
     out = method.training_step(
-        LabeledBatch({"primary": _clips([UNSURE]), "auxiliary": _clips([UNSURE])}, torch.tensor([0])),
-        UnlabeledBatch({"primary": weak, "auxiliary": weak}, {"primary": weak, "auxiliary": weak}),
+        LabeledBatch(views["labeled"], torch.tensor([0])),
+        UnlabeledBatch(views["weak"], views["strong"]),
     )
-    assert out.logs["loss_unsup_primary"].item() == 0.0 and out.logs["loss_unsup_auxiliary"].item() == 0.0
+    assert out.logs["loss_unsup_primary"].item() > 0 and out.logs["loss_unsup_auxiliary"].item() > 0
     out.loss.backward()
+    for role in ("primary", "auxiliary"):
+        assert views["strong"][role].grad.abs().sum() > 0  # the unlabeled loss reaches the strong clips
+        assert views["weak"][role].grad.abs().sum() == 0  # the pseudo-labels are a stop-gradient
     assert f.scale.grad is not None and a.scale.grad is not None
 
 

@@ -100,7 +100,7 @@ def test_prepared_frames_look_like_the_resized_source(tmp_path: Path):
     frames = np.repeat(np.repeat(frames[:, ::8, ::8], 8, axis=1), 8, axis=2)  # 8x8 blocks survive resizing
     root = tmp_path / "src"
     root.mkdir()
-    from cmpl.data.synthetic import write_video
+    from cmpl.data.encode import write_video
 
     write_video(root / "t.mp4", frames, fps=25)
     prepare_dataset(root, tmp_path / "dst", PrepareSettings(short_side=24), workers=1, progress=False)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -15,19 +14,20 @@ import pytest
 import torch
 
 from cmpl.cli import main
+from cmpl.commands.evaluate import evaluate_run, load_run
 from cmpl.config import load_config
 from cmpl.data.annotations import VideoRecord, read_class_names, write_class_names, write_path_label_list
 from cmpl.data.augment import ClipAugment
 from cmpl.data.datasets import TestClips, TrainClips
 from cmpl.data.decode import VideoDecodeError, open_video
+from cmpl.data.encode import write_video
 from cmpl.data.prepare import PrepareSettings, prepare_dataset
 from cmpl.data.sampling import ClipSpec
 from cmpl.data.splits import balanced_split
 from cmpl.data.synthetic import SYNTHETIC_CLASSES, render_video
-from cmpl.engine.inference import evaluate_run, load_run
-from cmpl.engine.metrics import read_metrics
 from cmpl.engine.trainer import Trainer
-from tests.conftest import SHARED_DATA, fast_overrides
+from cmpl.run_files import read_metrics
+from tests.helpers import SHARED_DATA, fast_overrides
 
 REAL_CLIPS = SHARED_DATA / "real-clips"
 WEIZMANN = SHARED_DATA / "weizmann4"
@@ -127,6 +127,7 @@ def _weizmann_lists(root: Path) -> tuple[Path, int, int]:
     return root, len(train), len(test)
 
 
+@pytest.mark.slow
 def test_short_cmpl_run_on_weizmann(tmp_path: Path) -> None:
     videos = _videos(WEIZMANN / "bend")
     assert len(videos) == 18
@@ -157,6 +158,7 @@ def test_short_cmpl_run_on_weizmann(tmp_path: Path) -> None:
     assert [r["step"] for r in rows] == [1, 2] and all(np.isfinite(r["loss"]) for r in rows)
 
 
+@pytest.mark.slow
 def test_folder_without_test_split_holds_one_out(tmp_path: Path) -> None:
     """A plain folder per class has no test set: data.test_fraction holds out whole actors (a video with its
     mirror image) per class, writes them into the run, and `cmpl evaluate` scores the same videos later."""
@@ -185,6 +187,7 @@ def test_folder_without_test_split_holds_one_out(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------ c. bad videos
 
 
+@pytest.mark.slow
 def test_bad_videos_in_the_train_list_are_skipped_and_named(tiny_synthetic: Path, tmp_path: Path) -> None:
     """A zero-byte, a truncated and a text file among 12 good train videos (3 classes): training goes on, the
     run counts the replaced clips and names the three files in bad_videos.txt and results.json."""
@@ -248,17 +251,17 @@ UCF_TEST_GROUPS = (1,)
 
 
 def _write_xvid_avi(path: Path, frames: np.ndarray, fps: int = 25) -> None:
-    """MPEG-4 Part 2 in AVI tagged XVID, as the UCF-101 files are (``write_video`` only writes H.264/mp4)."""
-    with av.open(str(path), mode="w", format="avi") as container:
-        stream = container.add_stream("mpeg4", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        stream.codec_context.codec_tag = "XVID"
-        stream.codec_context.max_b_frames = 1
-        for i, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
+    """MPEG-4 Part 2 in AVI tagged XVID, as the UCF-101 files are (``write_video`` with the mpeg4 codec)."""
+    write_video(
+        path,
+        frames,
+        fps,
+        codec="mpeg4",
+        format="avi",
+        timestamps=range(len(frames)),
+        codec_tag="XVID",
+        max_b_frames=1,
+    )
 
 
 def _make_ucf101(root: Path) -> Path:
@@ -285,6 +288,7 @@ def _make_ucf101(root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_ucf101_layout_through_the_paper_config(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """`cmpl train configs/ucf101/cmpl_r50_1pct.yaml data.root=...` as the README shows it, made tiny."""
     root = _make_ucf101(tmp_path / "ucf101")

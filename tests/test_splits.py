@@ -10,6 +10,7 @@ import pytest
 
 from cmpl.data.annotations import VideoRecord, load_annotations
 from cmpl.data.splits import balanced_split, group_by_stem_pattern, stratified_holdout
+from tests.helpers import SHARED_DATA
 
 ROOT = Path("/data/set")
 
@@ -155,7 +156,7 @@ def test_group_by_stem_pattern_key() -> None:
 
 
 def test_weizmann_pairs_on_one_side() -> None:
-    data = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "weizmann4"
+    data = SHARED_DATA / "weizmann4"
     if not data.is_dir():
         pytest.skip(f"shared test data not found at {data}")
     ann = load_annotations("folder", data, "train")

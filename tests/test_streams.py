@@ -18,7 +18,17 @@ def test_keys_cycle_over_every_item_each_pass():
     for p in range(3):
         assert sorted(k % 7 for k in keys[7 * p : 7 * (p + 1)]) == list(range(7))
     assert len(set(keys)) == 21  # each draw has its own key, hence its own randomness
-    assert keys[:7] != keys[7:14] or keys[7:14] != keys[14:]
+
+
+def test_each_pass_reshuffles_and_the_seed_decides_the_order():
+    def orders(seed: int) -> list[list[int]]:
+        keys = _take(InfiniteSampler(size=7, seed=seed), 21)
+        return [[k % 7 for k in keys[7 * p : 7 * (p + 1)]] for p in range(3)]
+
+    first, second, third = orders(3)
+    assert first != second and second != third  # item order, not the keys (which differ by position anyway)
+    assert orders(3) == [first, second, third]  # same seed, same stream
+    assert orders(4)[0] != first
 
 
 def test_two_ranks_share_out_what_one_process_draws():

@@ -11,14 +11,14 @@ import av
 import numpy as np
 import pytest
 
-from cmpl.data import synthetic
+from cmpl.data import annotations, decode, synthetic
+from cmpl.data.encode import write_video
 from cmpl.data.synthetic import (
     APPEARANCE_CLASSES,
     MOTION_CLASSES,
     SYNTHETIC_CLASSES,
     make_synthetic,
     render_video,
-    write_video,
 )
 
 SMALL = {"train_per_class": 2, "test_per_class": 1, "size": 32, "num_frames": 24, "fps": 25, "seed": 3}
@@ -183,8 +183,6 @@ def test_write_video_round_trip(tmp_path: Path) -> None:
 
 
 def test_readable_through_the_project_decoder_and_list_reader(tmp_path: Path) -> None:
-    decode = pytest.importorskip("cmpl.data.decode")
-    annotations = pytest.importorskip("cmpl.data.annotations")
     root = _make(tmp_path / "syn")
     names = annotations.read_class_names(root / "classes.txt")
     ann = annotations.read_path_label_list(root / "train.txt", class_names=names)

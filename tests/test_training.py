@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from cmpl.cli import main
+from cmpl.commands.demo import summarize
 from cmpl.config import load_config
 from cmpl.engine.checkpoint import load_checkpoint
-from cmpl.engine.demo import summarize
-from cmpl.engine.metrics import read_metrics
 from cmpl.engine.trainer import Trainer
-from tests.conftest import fast_overrides
+from cmpl.run_files import read_metrics
+from tests.helpers import fast_overrides
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +23,7 @@ def cmpl_run(tiny_synthetic, tmp_path_factory):
     return run_dir, Trainer(config).fit()
 
 
+@pytest.mark.slow
 def test_run_directory_holds_everything(cmpl_run):
     run_dir, results = cmpl_run
     for name in (
@@ -46,6 +47,7 @@ def test_run_directory_holds_everything(cmpl_run):
     assert results["top1"] == saved["top1"]
 
 
+@pytest.mark.slow
 def test_metrics_log_every_loss_and_pseudo_label_quality(cmpl_run):
     run_dir, _ = cmpl_run
     rows = read_metrics(run_dir, "train")
@@ -69,6 +71,7 @@ def test_metrics_log_every_loss_and_pseudo_label_quality(cmpl_run):
     assert read_metrics(run_dir, "eval")[-1]["step"] == 4
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_checkpoint(tiny_synthetic, tmp_path):
     run_dir = tmp_path / "resume"
     Trainer(load_config(None, fast_overrides(tiny_synthetic, run_dir, "fixmatch", iterations=2))).fit()
@@ -86,6 +89,7 @@ def test_resume_continues_from_the_checkpoint(tiny_synthetic, tmp_path):
     assert [r["step"] for r in read_metrics(run_dir, "train")] == [1, 2, 3, 4]
 
 
+@pytest.mark.slow
 def test_supervised_warmup_reads_no_unlabeled_clips_and_resumes_their_stream_exactly(
     tiny_synthetic, tmp_path
 ):
@@ -111,6 +115,7 @@ def test_supervised_warmup_reads_no_unlabeled_clips_and_resumes_their_stream_exa
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_cli_evaluate_and_predict(cmpl_run, tiny_synthetic, capsys):
     run_dir, _ = cmpl_run
     assert main(["evaluate", str(run_dir), "--views", "1x3", "--device", "cpu"]) == 0
@@ -131,6 +136,7 @@ def test_cli_reports_a_bad_key_in_one_line(capsys):
     assert err.startswith("error: method.treshold: unknown key") and "\n" not in err
 
 
+@pytest.mark.slow
 def test_demo_quick_writes_table_json_and_plot(tiny_synthetic, tmp_path, capsys):
     out = tmp_path / "demo"
     assert (
@@ -170,6 +176,7 @@ def test_demo_summary_pools_pseudo_label_accuracy_over_seeds():
     assert cmpl["pseudo_label_accuracy"] == pytest.approx(80.0)  # 8 of 10 right; not (80 + 0) / 2
 
 
+@pytest.mark.slow
 def test_bench_times_floor_and_end_to_end(tiny_synthetic, tmp_path, capsys):
     out = tmp_path / "bench.json"
     overrides = fast_overrides(tiny_synthetic, tmp_path / "bench")

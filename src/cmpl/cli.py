@@ -1,6 +1,6 @@
 """Command line: the only place that parses arguments and prints for people.
 
-Each sub-command is a thin shell over the engine; errors a user can fix (a bad config key, a malformed
+Each sub-command parses its arguments, calls its module in ``cmpl.commands`` and prints what comes back; errors a user can fix (a bad config key, a malformed
 annotation line, a missing file) end with one ``error:`` line and exit status 2, not a traceback.
 """
 
@@ -11,8 +11,6 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
-from functools import partial
 from pathlib import Path
 
 from cmpl.config import ConfigError, load_config
@@ -32,9 +30,6 @@ EPILOG = """examples:
   cmpl report runs/ucf101_cmpl                         training curves, per-class accuracy, confusion
   cmpl report class-gap runs/k400_supervised_r50w025_1pct runs/k400_supervised_r50_1pct
 """
-
-
-REPORT_FIGURES = ("run", "class-gap", "pseudo-labels", "sweep", "temporal", "cross-accuracy", "gain")
 
 
 def _config_path(name: str | None) -> Path | None:
@@ -181,30 +176,36 @@ def build_parser() -> argparse.ArgumentParser:
     f = figures.add_parser(
         "run", help="one run's training curves, per-class accuracy and confusion matrix (also: report RUN)"
     )
+    f.set_defaults(draw=lambda report, a: report.run(a.run_dir))
     f.add_argument("run_dir", type=Path)
     f = figures.add_parser(
         "class-gap", help="Fig. 1: per-class accuracy of a small minus a large network, both supervised"
     )
+    f.set_defaults(draw=lambda report, a: report.class_gap(a.small_run, a.large_run, a.output))
     f.add_argument("small_run", type=Path, help="supervised run of the small network (e.g. r50_w0.25)")
     f.add_argument("large_run", type=Path, help="supervised run of the large network (e.g. r50)")
     f.add_argument("-o", "--output", type=Path, default=Path("fig1_class_gap.png"))
     f = figures.add_parser(
         "pseudo-labels", help="Fig. 2: correct pseudo-labels / unlabeled clips over training, per run"
     )
+    f.set_defaults(draw=lambda report, a: report.pseudo_labels(a.runs, a.output))
     f.add_argument("runs", type=Path, nargs="+", help="CMPL or FixMatch runs (e.g. one of each)")
     f.add_argument("-o", "--output", type=Path, default=Path("fig2_pseudo_labels.png"))
     f = figures.add_parser(
         "cross-accuracy", help="Fig. 6: both networks' accuracy on the clips CMPL's auxiliary labels"
     )
+    f.set_defaults(draw=lambda report, a: report.cross_accuracy(a.run, a.output))
     f.add_argument("run", type=Path, help="a CMPL run")
     f.add_argument("-o", "--output", type=Path, default=Path("fig6_cross_accuracy.png"))
     f = figures.add_parser("sweep", help="Fig. 4: top-1 against one config value across runs")
+    f.set_defaults(draw=lambda report, a: report.sweep(a.key, a.runs, a.output))
     f.add_argument("key", help="dotted config key, e.g. method.threshold")
     f.add_argument("runs", type=Path, nargs="+", help="finished runs that differ in KEY")
     f.add_argument("-o", "--output", type=Path, default=Path("fig4_sweep.png"))
     f = figures.add_parser(
         "temporal", help="Fig. 5: accuracy drop when the frames are re-sampled with a growing stride"
     )
+    f.set_defaults(draw=lambda report, a: report.temporal(a.runs, a.strides, a.views, a.device, a.output))
     f.add_argument("runs", type=Path, nargs="+", help="finished runs; each one's primary network is scored")
     f.add_argument("--strides", type=int, nargs="+", default=[1, 2, 4, 8], help="default: %(default)s")
     f.add_argument("--views", type=_views, default=None, help="CLIPSxCROPS (default: each run's eval config)")
@@ -213,11 +214,15 @@ def build_parser() -> argparse.ArgumentParser:
     f = figures.add_parser(
         "gain", help="Fig. 7: CMPL's per-class gain over FixMatch against the auxiliary's accuracy"
     )
+    f.set_defaults(
+        draw=lambda report, a: report.gain(a.cmpl_run, a.fixmatch_run, a.auxiliary_run, a.bin_width, a.output)
+    )
     f.add_argument("cmpl_run", type=Path)
     f.add_argument("fixmatch_run", type=Path)
     f.add_argument("auxiliary_run", type=Path, help="supervised run whose primary is the auxiliary network")
     f.add_argument("--bin-width", type=float, default=0.05, help="default: %(default)s")
     f.add_argument("-o", "--output", type=Path, default=Path("fig7_gain.png"))
+    parser.set_defaults(report_figures=tuple(figures.choices))
 
     p = sub.add_parser("predict", help="top-k labels of video files with a run's primary network")
     p.add_argument("run_dir", type=Path)
@@ -229,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
-    from cmpl.engine.demo import format_table, run_demo
+    from cmpl.commands.demo import format_table, run_demo
 
     start = time.perf_counter()
     summary = run_demo(
@@ -247,56 +252,45 @@ def _cmd_demo(args: argparse.Namespace) -> None:
 
 
 def _cmd_make_synthetic(args: argparse.Namespace) -> None:
-    from cmpl.data.synthetic import make_synthetic
+    from cmpl.commands.make_synthetic import make_synthetic_dataset
 
-    root = make_synthetic(
-        args.root,
-        train_per_class=args.train_per_class,
-        test_per_class=args.test_per_class,
-        seed=args.seed,
-        progress=True,
-    )
+    root = make_synthetic_dataset(args.root, args.train_per_class, args.test_per_class, args.seed)
     print(f"synthetic dataset ready in {root} (train.txt, test.txt, classes.txt)")
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
-    from cmpl.data.prepare import FAILED_FILE, PrepareSettings, prepare_dataset
+    from cmpl.commands.prepare import prepare
 
-    settings = PrepareSettings(args.short_side, args.keyframe_interval, args.crf)
-    report = prepare_dataset(args.source, args.dest, settings, workers=args.workers)
+    report, failed_list = prepare(
+        args.source, args.dest, args.short_side, args.keyframe_interval, args.crf, args.workers
+    )
     print(
         f"{report.encoded} videos encoded, {report.copied} files copied, {report.up_to_date} up to date, "
         f"{len(report.failed)} failed -> {args.dest}"
     )
     if report.failed:
-        print(f"failed videos are listed in {args.dest / FAILED_FILE}", file=sys.stderr)
+        print(f"failed videos are listed in {failed_list}", file=sys.stderr)
     return 1 if report.failed else 0
 
 
 def _cmd_split(args: argparse.Namespace) -> None:
-    from cmpl.engine.run_data import prepare_run_data
+    from cmpl.commands.split import split
 
-    config = load_config(_config_path(args.config), args.overrides)
-    run_dir = Path(config.train.output_dir)
-    data = prepare_run_data(config, run_dir)
+    data, files = split(load_config(_config_path(args.config), args.overrides))
     print(
         f"{len(data.labeled)} labeled and {len(data.unlabeled)} unlabeled videos over {data.num_classes} "
-        f"classes -> {run_dir}/labeled.txt, {run_dir}/unlabeled.txt"
+        f"classes -> {files['labeled']}, {files['unlabeled']}"
     )
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from cmpl.engine import distributed
-    from cmpl.engine.trainer import Trainer
+    from cmpl.commands.train import is_main, train
 
     if args.config is not None and "=" in args.config and not Path(args.config).exists():
         args.overrides, args.config = [args.config, *args.overrides], None  # no config file, overrides only
     config = load_config(_config_path(args.config), args.overrides)
-    try:
-        results = Trainer(config, resume=args.resume).fit()
-    finally:
-        distributed.cleanup()
-    if distributed.is_main():
+    results = train(config, resume=args.resume)
+    if is_main():
         print(
             f"top-1 {results['top1']:.2f}  top-5 {results['top5']:.2f}  "
             f"({results['num_videos']} videos) -> {config.train.output_dir}/results.json"
@@ -304,7 +298,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
-    from cmpl.engine.bench import run_bench
+    from cmpl.commands.bench import run_bench
 
     config = load_config(_config_path(args.config), [*args.overrides, "train.progress=false"])
     r = run_bench(config, steps=args.steps, warmup=args.warmup)
@@ -325,7 +319,7 @@ def _cmd_bench(args: argparse.Namespace) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
-    from cmpl.engine.inference import evaluate_run, load_run
+    from cmpl.commands.evaluate import evaluate_run, load_run
 
     run = load_run(args.run_dir, args.device)
     clips, crops = args.views or (run.config.eval.num_clips, run.config.eval.num_crops)
@@ -337,19 +331,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def _cmd_check_videos(args: argparse.Namespace) -> int:
-    from cmpl.data.check import find_bad_videos, videos_to_check
+    from cmpl.commands.check_videos import check_videos
 
     target = Path(args.target)
     if target.suffix in (".yaml", ".yml") or (
         not target.exists() and (PRESETS / f"{args.target}.yaml").is_file()
     ):
-        from cmpl.engine.run_data import load_dataset
-
-        config = load_config(_config_path(args.target), args.overrides)
-        paths = [r.path for subset in ("train", "test") for r in load_dataset(config, subset).records]
+        paths, bad = check_videos(load_config(_config_path(args.target), args.overrides), args.workers)
     else:
-        paths = videos_to_check(target)
-    bad = find_bad_videos(paths, args.workers)
+        paths, bad = check_videos(target, args.workers)
     for path, reason in bad:
         print(f"{path}\t{reason.removeprefix(f'{path}: ')}")
     print(f"{len(bad)} of {len(paths)} videos will not decode", file=sys.stderr)
@@ -357,7 +347,8 @@ def _cmd_check_videos(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
-    from cmpl.engine.inference import load_run, predict_videos
+    from cmpl.commands.evaluate import load_run
+    from cmpl.commands.predict import predict_videos
 
     run = load_run(args.run_dir, args.device)
     clips, crops = args.views or (run.config.eval.num_clips, run.config.eval.num_crops)
@@ -368,73 +359,10 @@ def _cmd_predict(args: argparse.Namespace) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
-    from cmpl.analysis import paper_figures as pf
+    from cmpl.commands import report
 
-    if args.figure == "run":
-        from cmpl.analysis.run_report import write_run_report
-
-        for path in write_run_report(args.run_dir):
-            print(f"wrote {path}")
-        return
-    if args.figure == "class-gap":
-        gaps = pf.class_gap(pf.read_class_accuracy(args.small_run), pf.read_class_accuracy(args.large_run))
-        pf.plot_class_gap(gaps, args.output)
-        numbers: object = [{"class": name, "gap": gap} for name, gap in gaps]
-        ahead = sum(gap > 0 for _, gap in gaps)
-        print(f"the small network is ahead on {ahead} of {len(gaps)} classes")
-    elif args.figure == "pseudo-labels":
-        pf.plot_correct_pseudo_labels(args.runs, args.output)
-        numbers = {}
-        for run_dir in args.runs:
-            steps, values = pf.correct_pseudo_labels(run_dir)
-            numbers[run_dir.name] = {"step": steps, "correct_percent": values}
-            last = f"{values[-1]:.1f} % at step {steps[-1]}" if steps else "no pseudo-labels logged"
-            print(f"{run_dir}: {last}")
-    elif args.figure == "cross-accuracy":
-        curves = pf.cross_accuracy(args.run)
-        pf.plot_cross_accuracy(curves, args.output)
-        numbers = {role: {"step": steps, "accuracy": values} for role, (steps, values) in curves.items()}
-        if curves["primary"][0]:
-            print(
-                f"last window: auxiliary labels {curves['auxiliary'][1][-1]:.1f} % right, "
-                f"primary {curves['primary'][1][-1]:.1f} % on the same clips"
-            )
-    elif args.figure == "sweep":
-        points = pf.sweep(args.runs, args.key)
-        pf.plot_sweep(points, args.key, args.output)
-        numbers = [{args.key: value, "top1": top1} for value, top1 in points]
-        print("  ".join(f"{value}: {top1:.1f}" for value, top1 in points))
-    elif args.figure == "temporal":
-        from cmpl.engine.inference import load_run, score_test_set
-
-        if 1 not in args.strides:
-            args.strides = [1, *args.strides]
-        numbers = {}
-        for run_dir in args.runs:
-            run = load_run(run_dir, args.device)
-            clips, crops = args.views or (run.config.eval.num_clips, run.config.eval.num_crops)
-            top1 = {
-                s: score_test_set(run, clips, crops, transform=partial(pf.hold_frames, stride=s)).top1
-                for s in sorted(set(args.strides))
-            }
-            numbers[f"{run_dir.name} ({run.config.model.primary})"] = {
-                "top1": top1,
-                "drop": pf.drop_ratios(top1),
-            }
-            print(f"{run_dir}: " + "  ".join(f"stride {s}: {acc:.1f}" for s, acc in top1.items()))
-        pf.plot_drop_ratios({name: v["drop"] for name, v in numbers.items()}, args.output)
-    else:
-        result = pf.binned_gain(
-            pf.read_class_accuracy(args.cmpl_run),
-            pf.read_class_accuracy(args.fixmatch_run),
-            pf.read_class_accuracy(args.auxiliary_run),
-            args.bin_width,
-        )
-        pf.plot_gain(result, args.output)
-        numbers = asdict(result)
-        print(f"least-squares slope {result.slope:.1f} points of gain per unit of auxiliary accuracy")
-    args.output.with_suffix(".json").write_text(json.dumps(numbers, indent=1))
-    print(f"wrote {args.output} and {args.output.with_suffix('.json')}")
+    for line in args.draw(report, args):
+        print(line)
 
 
 COMMANDS = {
@@ -451,20 +379,17 @@ COMMANDS = {
 }
 
 
-def _report_shorthand(argv: list[str]) -> list[str]:
+def _report_shorthand(argv: list[str], figures: Sequence[str]) -> list[str]:
     """``cmpl report RUN`` means ``cmpl report run RUN``: one run needs no figure name."""
-    if (
-        len(argv) >= 2
-        and argv[0] == "report"
-        and not argv[1].startswith("-")
-        and argv[1] not in REPORT_FIGURES
-    ):
+    if len(argv) >= 2 and argv[0] == "report" and not argv[1].startswith("-") and argv[1] not in figures:
         return ["report", "run", *argv[1:]]
     return argv
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(_report_shorthand(list(sys.argv[1:] if argv is None else argv)))
+    parser = build_parser()
+    figures = parser.get_default("report_figures")
+    args = parser.parse_args(_report_shorthand(list(sys.argv[1:] if argv is None else argv), figures))
     try:
         status = COMMANDS[args.command](args)
     except (ConfigError, AnnotationError, VideoDecodeError, FileNotFoundError, ValueError) as e:

@@ -17,7 +17,41 @@ from typing import Any
 
 import yaml
 
-__all__ = ["Config", "ConfigError", "apply_overrides", "config_to_dict", "load_config", "save_config"]
+__all__ = [
+    "QUICK_OVERRIDES",
+    "Config",
+    "ConfigError",
+    "NetworkOptions",
+    "apply_overrides",
+    "config_to_dict",
+    "load_config",
+    "save_config",
+]
+
+QUICK_OVERRIDES = [
+    "data.synthetic_train_per_class=4",
+    "data.synthetic_test_per_class=2",
+    "data.labeled_per_class=1",
+    "data.short_side_range=[32,40]",
+    "data.crop_size=32",
+    "data.weak_short_side=36",
+    "data.num_workers=0",
+    "model.primary=r10_w0.125",
+    "model.auxiliary=r10_w0.125",
+    "train.labeled_batch=2",
+    "method.unlabeled_ratio=2",
+    "schedule.iterations=4",
+    "schedule.warmup_iterations=1",
+    "train.log_every=1",
+    "train.checkpoint_every=2",
+    "eval.num_clips=2",
+    "eval.num_crops=1",
+    "eval.short_side=36",
+    "eval.crop_size=32",
+    "eval.batch_size=8",
+]
+"""A run small enough for a 2-core CPU in seconds, through the same code as a real one: ``cmpl demo --quick``
+and the tests' end-to-end runs check the pipeline with it, never the accuracy."""
 
 
 class ConfigError(ValueError):
@@ -70,8 +104,22 @@ class DataConfig:
 
 
 @dataclass
-class ModelConfig:
-    """Primary F and auxiliary A: architectures by name and their clip sampling (frames x stride)."""
+class NetworkOptions:
+    """How every network of a run is built, beyond its name: ``cmpl.models.build_model`` takes these as they
+    are, so a new option is one field here and its use in ``ResNet3d``."""
+
+    temporal_kernels: tuple[int, int, int, int] = (1, 1, 3, 3)
+    stem_temporal_kernel: int = field(default=1, metadata=_range(1))
+    dropout: float = field(default=0.5, metadata=_range(0, 1))
+    norm_eval: bool = False  # BatchNorm on running statistics only (no batch dependence)
+    # frames of a few dozen pixels (the synthetic demo): 3x3 stem, pooling between stages
+    small_input: bool = False
+
+
+@dataclass
+class ModelConfig(NetworkOptions):
+    """Primary F and auxiliary A: architectures by name, their clip sampling (frames x stride) and the
+    network options both share."""
 
     primary: str = "r50"
     auxiliary: str = "r50_w0.25"
@@ -79,12 +127,6 @@ class ModelConfig:
     primary_stride: int = field(default=8, metadata=_range(1))
     auxiliary_frames: int = field(default=16, metadata=_range(1))
     auxiliary_stride: int = field(default=4, metadata=_range(1))
-    temporal_kernels: tuple[int, int, int, int] = (1, 1, 3, 3)
-    stem_temporal_kernel: int = field(default=1, metadata=_range(1))
-    dropout: float = field(default=0.5, metadata=_range(0, 1))
-    norm_eval: bool = False  # BatchNorm on running statistics only (no batch dependence)
-    # frames of a few dozen pixels (the synthetic demo): 3x3 stem, pooling between stages
-    small_input: bool = False
 
 
 @dataclass

@@ -29,7 +29,7 @@ import torch
 import yaml
 
 from cmpl.analysis.canvas import plt, save_figure
-from cmpl.engine.metrics import pooled_accuracy, read_metrics
+from cmpl.run_files import pooled_accuracy, read_metrics
 
 __all__ = [
     "BinnedGain",

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from cmpl.analysis.canvas import plt, save_figure
-from cmpl.engine.metrics import read_metrics
+from cmpl.run_files import read_metrics
 
 __all__ = ["write_run_report"]
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-
-from tqdm import tqdm
 
 from cmpl.data.annotations import VIDEO_EXTENSIONS, read_path_label_list
 from cmpl.data.decode import scan_video
-from cmpl.data.workers import usable_cpus
+from cmpl.data.workers import run_jobs
 
 __all__ = ["find_bad_videos", "videos_to_check"]
 
@@ -28,14 +25,5 @@ def find_bad_videos(
     paths: Sequence[Path], workers: int | None = None, progress: bool = True
 ) -> list[tuple[Path, str]]:
     """Every file whose first or last frame does not decode, with the reason, scanned on all cores."""
-    workers = workers or usable_cpus()
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        reasons = list(
-            tqdm(
-                pool.map(scan_video, paths, chunksize=16),
-                total=len(paths),
-                desc="check videos",
-                disable=not progress,
-            )
-        )
+    reasons = run_jobs(scan_video, paths, workers, desc="check videos", progress=progress, chunksize=16)
     return [(path, reason) for path, reason in zip(paths, reasons, strict=True) if reason is not None]

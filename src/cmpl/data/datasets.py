@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -198,12 +199,35 @@ class TestClips(Dataset):
         return {"clips": torch.stack(views), "label": record.label, "index": i}
 
 
-def collate_train(items: list[dict]) -> dict:
+@dataclass
+class TrainBatch:
+    """A collated batch of TrainClips items, what the engine receives from a training stream."""
+
+    clips: list[Tensor]
+    """One uint8 (B, T, C, H, W) tensor per ClipSpec, in the order of the dataset's specs."""
+    label: Tensor
+    """(B,) long; -1 where the label is unknown (unlabeled data without ground truth)."""
+    index: Tensor
+    """(B,) long: the record each clip came from (after any replacement of an undecodable video)."""
+    skipped: list[str]
+    """Paths of undecodable videos that other items replaced while this batch was drawn."""
+
+    def pin_memory(self) -> TrainBatch:
+        """Called by a DataLoader with ``pin_memory=True``, which knows only tensors, sequences and maps."""
+        return TrainBatch(
+            [c.pin_memory() for c in self.clips],
+            self.label.pin_memory(),
+            self.index.pin_memory(),
+            self.skipped,
+        )
+
+
+def collate_train(items: list[dict]) -> TrainBatch:
     """Batch TrainClips items: one (B, T, C, H, W) tensor per ClipSpec."""
     num_specs = len(items[0]["clips"])
-    return {
-        "clips": [torch.stack([item["clips"][j] for item in items]) for j in range(num_specs)],
-        "label": torch.tensor([item["label"] for item in items], dtype=torch.long),
-        "index": torch.tensor([item["index"] for item in items], dtype=torch.long),
-        "skipped": [path for item in items for path in item["skipped"]],
-    }
+    return TrainBatch(
+        clips=[torch.stack([item["clips"][j] for item in items]) for j in range(num_specs)],
+        label=torch.tensor([item["label"] for item in items], dtype=torch.long),
+        index=torch.tensor([item["index"] for item in items], dtype=torch.long),
+        skipped=[path for item in items for path in item["skipped"]],
+    )

@@ -19,18 +19,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import av
-from tqdm import tqdm
 
 from cmpl.data.annotations import VIDEO_EXTENSIONS
 from cmpl.data.decode import display_timestamps
-from cmpl.data.workers import usable_cpus
+from cmpl.data.encode import add_video_stream
+from cmpl.data.workers import run_jobs
 
 __all__ = ["PrepareReport", "PrepareSettings", "prepare_dataset", "prepare_video", "target_size"]
 
@@ -95,9 +93,9 @@ def prepare_video(src: Path, dst: Path, settings: PrepareSettings) -> None:
             time_base = source_base if avi else _FINE_TIME_BASE
             codec, options = _encoder(dst, settings)
             with av.open(str(tmp), "w", format=_muxer(dst)) as out:
-                encoder = out.add_stream(codec, rate=rate, options=options)
-                encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
-                encoder.codec_context.gop_size = settings.keyframe_interval
+                encoder = add_video_stream(
+                    out, codec, rate, width, height, options, gop_size=settings.keyframe_interval
+                )
                 encoder.codec_context.time_base = encoder.time_base = time_base
                 if avi:
                     encoder.codec_context.max_b_frames = 0  # AVI has no presentation timestamps to reorder by
@@ -178,18 +176,14 @@ def prepare_dataset(
             report.up_to_date += 1
         else:
             jobs.append(_Job(src, dst, settings))
-    workers = workers or usable_cpus()
-    pool = ProcessPoolExecutor(workers) if workers > 1 and len(jobs) > 1 else nullcontext()
-    with tqdm(total=len(jobs), desc="prepare", unit="file", disable=not progress) as bar, pool as executor:
-        outcomes = executor.map(_run_job, jobs) if executor is not None else map(_run_job, jobs)
-        for job, (outcome, reason) in zip(jobs, outcomes, strict=True):
-            if outcome == "failed":
-                report.failed.append((str(job.src), reason or ""))
-            elif outcome == "copied":
-                report.copied += 1
-            else:
-                report.encoded += 1
-            bar.update()
+    outcomes = run_jobs(_run_job, jobs, workers, desc="prepare", unit="file", progress=progress)
+    for job, (outcome, reason) in zip(jobs, outcomes, strict=True):
+        if outcome == "failed":
+            report.failed.append((str(job.src), reason or ""))
+        elif outcome == "copied":
+            report.copied += 1
+        else:
+            report.encoded += 1
     failed_list = dst_root / FAILED_FILE
     if report.failed:
         failed_list.write_text("".join(f"{path}\t{reason}\n" for path, reason in report.failed))

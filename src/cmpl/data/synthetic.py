@@ -22,15 +22,14 @@ import json
 import math
 import shutil
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
-from tqdm import tqdm
 
-from cmpl.data.workers import usable_cpus
+from cmpl.data.annotations import VideoRecord, write_class_names, write_path_label_list
+from cmpl.data.encode import write_video
+from cmpl.data.workers import run_jobs
 
 __all__ = [
     "APPEARANCE_CLASSES",
@@ -39,7 +38,6 @@ __all__ = [
     "make_synthetic",
     "render_video",
     "render_video_with_mask",
-    "write_video",
 ]
 
 MOTION_CLASSES: list[str] = [
@@ -336,21 +334,6 @@ def render_video_with_mask(
     return np.clip(frames, 0, 255, out=frames).astype(np.uint8), o_alpha
 
 
-def write_video(path: str | Path, frames: Array, fps: int) -> None:
-    """Encode uint8 RGB frames (T, H, W, 3), H and W even, as H.264/yuv420p mp4 (deterministic bytes)."""
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"expected uint8 frames of shape (T, H, W, 3), got {frames.dtype} {frames.shape}")
-    if frames.shape[1] % 2 or frames.shape[2] % 2:
-        raise ValueError(f"yuv420p needs even height and width, got {frames.shape[1]}x{frames.shape[2]}")
-    with av.open(str(path), mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps, options=dict(_X264_OPTIONS))
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode())
-
-
 @dataclass(frozen=True)
 class _Job:
     path: Path
@@ -363,7 +346,7 @@ class _Job:
 
 def _render_and_write(job: _Job) -> None:
     frames = render_video(job.class_name, job.seed, size=job.size, num_frames=job.num_frames)
-    write_video(job.path, frames, job.fps)
+    write_video(job.path, frames, job.fps, format="mp4", options=_X264_OPTIONS)
 
 
 def _settings_match(root: Path, settings: dict[str, object]) -> bool:
@@ -374,22 +357,6 @@ def _settings_match(root: Path, settings: dict[str, object]) -> bool:
         return json.loads(meta.read_text()) == settings
     except (OSError, ValueError):
         return False
-
-
-def _run(jobs: list[_Job], workers: int, progress: bool) -> None:
-    with tqdm(total=len(jobs), desc="synthetic videos", unit="video", disable=not progress) as bar:
-        if workers <= 1:
-            for job in jobs:
-                _render_and_write(job)
-                bar.update()
-            return
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for _ in pool.map(_render_and_write, jobs, chunksize=8):
-                bar.update()
-
-
-def _default_workers() -> int:
-    return min(usable_cpus(), 8)
 
 
 def make_synthetic(
@@ -411,7 +378,7 @@ def make_synthetic(
     marks a complete dataset). When the settings match an existing dataset nothing is done; otherwise a
     previous synthetic ``videos/`` folder is replaced. Video ``i`` of class ``c`` in split ``s`` (0 train,
     1 test) is ``render_video(SYNTHETIC_CLASSES[c], (seed, s, c, i))``, so the output is byte-identical for
-    any number of `workers` (processes; default: the usable CPUs, at most 8).
+    any number of `workers` (processes; default or 0: the usable CPUs, at most 8).
     """
     root = Path(root)
     if size < 16 or size % 2:
@@ -435,18 +402,27 @@ def make_synthetic(
     (root / "synthetic.json").unlink(missing_ok=True)
 
     jobs: list[_Job] = []
-    lines: dict[str, list[str]] = {"train": [], "test": []}
+    records: dict[str, list[VideoRecord]] = {"train": [], "test": []}
     for split_id, (split, count) in enumerate((("train", train_per_class), ("test", test_per_class))):
         for label, name in enumerate(SYNTHETIC_CLASSES):
             (root / "videos" / name).mkdir(parents=True, exist_ok=True)
             for i in range(count):
                 rel = f"videos/{name}/{split}_{i:04d}.mp4"
                 jobs.append(_Job(root / rel, name, (seed, split_id, label, i), size, num_frames, fps))
-                lines[split].append(f"{rel} {label}")
-    _run(jobs, workers if workers is not None else _default_workers(), progress)
+                records[split].append(VideoRecord(root / rel, label))
+    run_jobs(
+        _render_and_write,
+        jobs,
+        workers,
+        desc="synthetic videos",
+        unit="video",
+        progress=progress,
+        chunksize=8,
+        max_default=8,
+    )
 
-    (root / "classes.txt").write_text("".join(f"{name}\n" for name in SYNTHETIC_CLASSES))
+    write_class_names(SYNTHETIC_CLASSES, root / "classes.txt")
     for split in ("test", "train"):
-        (root / f"{split}.txt").write_text("".join(f"{line}\n" for line in lines[split]))
+        write_path_label_list(records[split], root / f"{split}.txt", root)
     (root / "synthetic.json").write_text(json.dumps(settings, indent=2) + "\n")
     return root

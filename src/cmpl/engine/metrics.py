@@ -1,4 +1,5 @@
-"""Where training numbers go: one JSON object per line in ``metrics.jsonl`` and TensorBoard scalars."""
+"""Where training numbers go: one JSON object per line in ``metrics.jsonl`` (read back with
+:func:`cmpl.run_files.read_metrics`) and TensorBoard scalars."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from typing import Any
 
 import torch
 
-__all__ = ["MetricWriter", "RunningMean", "pooled_accuracy", "pooled_pseudo_label_accuracy", "read_metrics"]
+from cmpl.run_files import METRICS_FILE, pooled_accuracy
+
+__all__ = ["MetricWriter", "RunningMean", "pooled_pseudo_label_accuracy"]
 
 
 class RunningMean:
@@ -34,11 +37,6 @@ class RunningMean:
         return means
 
 
-def pooled_accuracy(correct: float, used: float) -> float:
-    """Accuracy of all pseudo-labels of equal-sized batches, from the mean fractions correct and used."""
-    return correct / used if used > 0 else 0.0
-
-
 def pooled_pseudo_label_accuracy(values: dict[str, float]) -> dict[str, float]:
     """Replace each ``pl_accuracy_<role>`` by ``pl_correct_<role> / pl_mask_<role>`` of the same averages.
 
@@ -58,7 +56,7 @@ class MetricWriter:
     """Appends to ``metrics.jsonl`` (resumed runs continue the same file) and mirrors scalars to TensorBoard."""
 
     def __init__(self, run_dir: Path, tensorboard: bool = True) -> None:
-        self.path = run_dir / "metrics.jsonl"
+        self.path = run_dir / METRICS_FILE
         self.tb = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
@@ -77,11 +75,3 @@ class MetricWriter:
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
-
-
-def read_metrics(run_dir: Path, split: str | None = None) -> list[dict[str, Any]]:
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r for r in rows if split is None or r.get("split") == split]

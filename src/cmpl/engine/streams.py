@@ -8,6 +8,7 @@ takes every ``W``-th index of that permutation, so ranks never share a clip with
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -52,8 +53,8 @@ def endless_loader(
     num_workers: int,
     pin_memory: bool,
     start_batch: int = 0,
-) -> Iterator[dict]:
-    """A DataLoader over an InfiniteSampler; workers persist and prefetch so the device does not wait."""
+) -> Iterator[Any]:
+    """A DataLoader over an InfiniteSampler (batches are whatever ``collate`` makes); workers persist and prefetch so the device does not wait."""
     sampler = InfiniteSampler(len(dataset), seed, rank, world_size, start=start_batch * batch_size)
     loader = DataLoader(
         dataset,

@@ -7,6 +7,7 @@ import json
 import math
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,37 +18,18 @@ from tqdm import tqdm
 
 from cmpl.config import Config, ConfigError, config_to_dict, save_config
 from cmpl.data.augment import ClipAugment
-from cmpl.data.datasets import TestClips, TrainClips, collate_train
-from cmpl.data.sampling import ClipSpec
+from cmpl.data.datasets import TrainBatch, TrainClips, collate_train
 from cmpl.engine import distributed
 from cmpl.engine.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from cmpl.engine.evaluate import EvalResult, evaluate
 from cmpl.engine.metrics import MetricWriter, RunningMean, pooled_pseudo_label_accuracy
 from cmpl.engine.optim import build_optimizer, build_scheduler, resolve_iterations
 from cmpl.engine.run_data import RunData, prepare_run_data
+from cmpl.engine.runtime import clip_specs, resolve_device, test_clips, test_records, use_amp
 from cmpl.engine.streams import endless_loader
 from cmpl.methods import LabeledBatch, Method, UnlabeledBatch, build_method
 
-__all__ = ["Trainer", "clip_specs", "resolve_device"]
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks this process's GPU under torchrun (LOCAL_RANK), else the CPU."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", distributed.local_rank())
-        return torch.device("cpu")
-    return torch.device(name)
-
-
-def clip_specs(config: Config, roles: tuple[str, ...]) -> list[ClipSpec]:
-    """Frames x stride per network role: 8x8 for F and 16x4 for A by default (paper Sec. 4.1)."""
-    m = config.model
-    table = {
-        "primary": ClipSpec(m.primary_frames, m.primary_stride),
-        "auxiliary": ClipSpec(m.auxiliary_frames, m.auxiliary_stride),
-    }
-    return [table[r] for r in roles]
+__all__ = ["Trainer"]
 
 
 @dataclass
@@ -80,7 +62,7 @@ class Trainer:
                     "train.sync_batchnorm: needs CUDA devices (SyncBatchNorm has no CPU kernel)"
                 )
             self.method = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.method)
-        self.amp = config.train.amp and self.device.type == "cuda"
+        self.amp = use_amp(config, self.device)
         self.channels_last = config.train.channels_last and self.device.type == "cuda"
         if self.channels_last:
             self.method.to(memory_format=torch.channels_last_3d)
@@ -114,7 +96,7 @@ class Trainer:
         return module
 
     # ------------------------------------------------------------------------------------------ data
-    def streams(self) -> tuple[Any, Any | None]:
+    def streams(self) -> tuple[Iterator[TrainBatch], Iterator[TrainBatch] | None]:
         """The labeled and (if the method uses it) unlabeled endless loaders, resumed at the current step."""
         c, roles = self.config, self.method.roles
         specs = clip_specs(c, roles)
@@ -170,21 +152,21 @@ class Trainer:
         layout = torch.channels_last_3d if self.channels_last else torch.contiguous_format
         return self.augment.normalize(clips, layout)
 
-    def _labeled_batch(self, batch: dict) -> LabeledBatch:
+    def _labeled_batch(self, batch: TrainBatch) -> LabeledBatch:
         flip = self.augment.flip if self.config.data.horizontal_flip else (lambda clips: clips)
         views = {
             role: self._model_input(flip(self._to_device(c)))
-            for role, c in zip(self.method.roles, batch["clips"], strict=True)
+            for role, c in zip(self.method.roles, batch.clips, strict=True)
         }
-        return LabeledBatch(views, self._to_device(batch["label"]))
+        return LabeledBatch(views, self._to_device(batch.label))
 
-    def _unlabeled_batch(self, batch: dict) -> UnlabeledBatch:
+    def _unlabeled_batch(self, batch: TrainBatch) -> UnlabeledBatch:
         weak, strong = {}, {}
-        for role, clips in zip(self.method.roles, batch["clips"], strict=True):
+        for role, clips in zip(self.method.roles, batch.clips, strict=True):
             clips = self._to_device(clips)
             weak[role] = self._model_input(clips)
             strong[role] = self._model_input(self.augment.strong(clips))
-        labels = batch["label"]  # checked on the host: on the device the check would wait for the GPU
+        labels = batch.label  # checked on the host: on the device the check would wait for the GPU
         truth = self._to_device(labels) if bool((labels >= 0).all()) else None
         return UnlabeledBatch(weak, strong, truth)
 
@@ -239,11 +221,13 @@ class Trainer:
         bar.close()
         return self._finish()
 
-    def train_step(self, labeled_stream: Any, unlabeled_stream: Any | None) -> dict[str, torch.Tensor]:
+    def train_step(
+        self, labeled_stream: Iterator[TrainBatch], unlabeled_stream: Iterator[TrainBatch] | None
+    ) -> dict[str, torch.Tensor]:
         """One optimisation step from the next batch of each stream; returns the step's logs (on device)."""
         lab_raw = next(labeled_stream)
         unl_raw = next(unlabeled_stream) if self._reads_unlabeled(unlabeled_stream) else None
-        skipped = lab_raw["skipped"] + (unl_raw["skipped"] if unl_raw else [])
+        skipped = lab_raw.skipped + (unl_raw.skipped if unl_raw else [])
         if skipped:
             self._record_bad_videos(skipped)
         labeled = self._labeled_batch(lab_raw)
@@ -304,29 +288,14 @@ class Trainer:
         self.progress = _Progress(state["iteration"], state["replaced_clips"])
 
     def _evaluate(self, step: int) -> EvalResult:
-        e, d = self.config.eval, self.config.data
-        records = self.data.test
-        if e.max_videos:
-            records = records[: e.max_videos]
-        spec = clip_specs(self.config, ("primary",))[0]
-        dataset = TestClips(
-            records,
-            spec,
-            num_clips=e.num_clips,
-            num_crops=e.num_crops,
-            short_side=e.short_side,
-            crop_size=e.crop_size,
-            backend=d.backend,
-            cache_decoded=d.cache_decoded,
-        )
         result = evaluate(
             self.method.primary,
-            dataset,
+            test_clips(self.config, test_records(self.config, self.data.test)),
             num_classes=self.data.num_classes,
             device=self.device,
             normalize=self._model_input,
-            batch_size=e.batch_size,
-            num_workers=d.num_workers,
+            batch_size=self.config.eval.batch_size,
+            num_workers=self.config.data.num_workers,
             amp=self.amp,
             progress=self.config.train.progress and distributed.is_main(),
         )

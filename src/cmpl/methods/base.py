@@ -149,18 +149,9 @@ def method_class(config: Config) -> type[Method]:
 def build_method(config: Config, num_classes: int) -> Method:
     """Build the configured method with freshly initialised networks for its roles."""
     cls = method_class(config)
-    m = config.model
-    kwargs = dict(
-        temporal_kernels=m.temporal_kernels,
-        stem_temporal_kernel=m.stem_temporal_kernel,
-        dropout=m.dropout,
-        norm_eval=m.norm_eval,
-        small_input=m.small_input,
-    )
-    networks: dict[str, nn.Module] = {"primary": build_model(m.primary, num_classes, **kwargs)}
+    m = config.model  # a NetworkOptions: every network of the run is built with the same options
+    networks: dict[str, nn.Module] = {"primary": build_model(m.primary, num_classes, m)}
     if "auxiliary" in cls.roles:
         shared = config.method.share_weights
-        networks["auxiliary"] = (
-            networks["primary"] if shared else build_model(m.auxiliary, num_classes, **kwargs)
-        )
+        networks["auxiliary"] = networks["primary"] if shared else build_model(m.auxiliary, num_classes, m)
     return cls(networks, config)

@@ -12,11 +12,14 @@ down-sampling the demo's networks barely learned within its CPU budget.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
+
+from cmpl.config import NetworkOptions
 
 __all__ = ["ResNet3d", "build_model", "model_names", "parse_model_name"]
 
@@ -94,14 +97,16 @@ class ResNet3d(nn.Module):
         depth: int,
         num_classes: int,
         width: float = 1.0,
-        temporal_kernels: Sequence[int] = (1, 1, 3, 3),
-        stem_temporal_kernel: int = 1,
-        dropout: float = 0.5,
-        norm_eval: bool = False,
-        small_input: bool = False,
+        options: NetworkOptions | None = None,
     ) -> None:
         super().__init__()
-        self.norm_eval = norm_eval
+        o = options if options is not None else NetworkOptions()
+        temporal_kernels, stem_temporal_kernel, small_input = (
+            o.temporal_kernels,
+            o.stem_temporal_kernel,
+            o.small_input,
+        )
+        self.norm_eval = o.norm_eval
         if depth not in _DEPTHS:
             raise ValueError(f"depth must be one of {sorted(_DEPTHS)}, got {depth}")
         if len(temporal_kernels) != 4 or any(k < 1 or k % 2 == 0 for k in temporal_kernels):
@@ -129,7 +134,7 @@ class ResNet3d(nn.Module):
             stages.append(nn.Sequential(*layers))
         self.stages = nn.Sequential(*stages)
         self.pool = nn.AdaptiveAvgPool3d(1)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(o.dropout)
         self.head = nn.Linear(c_in, num_classes)
         self.num_features = c_in
         self._init_weights()
@@ -192,17 +197,17 @@ def model_names() -> list[str]:
 
 
 def build_model(
-    name: str,
-    num_classes: int,
-    *,
-    temporal_kernels: Sequence[int] = (1, 1, 3, 3),
-    stem_temporal_kernel: int = 1,
-    dropout: float = 0.5,
-    norm_eval: bool = False,
-    small_input: bool = False,
+    name: str, num_classes: int, options: NetworkOptions | None = None, **changes: Any
 ) -> ResNet3d:
-    """Build a 3D-ResNet by name, e.g. ``build_model("r50_w0.25", num_classes=400)``."""
+    """Build a 3D-ResNet by name, e.g. ``build_model("r50_w0.25", num_classes=400)``; ``options`` (a run's
+    ``config.model`` is one) and keyword ``changes`` to them, e.g. ``temporal_kernels=(3, 3, 3, 3)``, set
+    everything else (:class:`cmpl.config.NetworkOptions`)."""
     depth, width = parse_model_name(name)
-    return ResNet3d(
-        depth, num_classes, width, temporal_kernels, stem_temporal_kernel, dropout, norm_eval, small_input
-    )
+    options = options if options is not None else NetworkOptions()
+    if changes:
+        options = NetworkOptions(**{**_option_values(options), **changes})
+    return ResNet3d(depth, num_classes, width, options)
+
+
+def _option_values(options: NetworkOptions) -> dict[str, Any]:
+    return {f.name: getattr(options, f.name) for f in dataclasses.fields(NetworkOptions)}

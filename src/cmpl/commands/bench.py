@@ -18,7 +18,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from cmpl.config import Config
-from cmpl.engine.trainer import Trainer, clip_specs
+from cmpl.data.datasets import TrainBatch
+from cmpl.engine.runtime import clip_specs
+from cmpl.engine.trainer import Trainer
 
 __all__ = ["BenchResult", "run_bench"]
 
@@ -45,7 +47,7 @@ class BenchResult:
         return {**asdict(self), "data_efficiency": self.data_efficiency, "floor_tflops": self.floor_tflops}
 
 
-def _random_batch(trainer: Trainer, batch_size: int) -> dict[str, Any]:
+def _random_batch(trainer: Trainer, batch_size: int) -> TrainBatch:
     """A collated batch of random uint8 clips, already on the device, shaped like the loader's."""
     c = trainer.config
     clips = [
@@ -59,11 +61,16 @@ def _random_batch(trainer: Trainer, batch_size: int) -> dict[str, Any]:
         for spec in clip_specs(c, trainer.method.roles)
     ]
     labels = torch.randint(0, trainer.data.num_classes, (batch_size,), device=trainer.device)
-    return {"clips": clips, "label": labels, "skipped": []}
+    index = torch.zeros(batch_size, dtype=torch.long)
+    return TrainBatch(clips, labels, index, skipped=[])
 
 
 def _time_steps(
-    trainer: Trainer, labeled: Iterator, unlabeled: Iterator | None, steps: int, warmup: int
+    trainer: Trainer,
+    labeled: Iterator[TrainBatch],
+    unlabeled: Iterator[TrainBatch] | None,
+    steps: int,
+    warmup: int,
 ) -> float:
     """Mean wall-clock milliseconds per step after ``warmup`` untimed steps (device synchronised)."""
     sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)

@@ -1,4 +1,5 @@
-"""Using a finished run: load its primary network and score test sets or single videos with it."""
+"""``cmpl evaluate``: load a finished run's primary network and score test sets with it (``cmpl predict`` and
+``cmpl report temporal`` use the same loaded run)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from cmpl.data.annotations import VideoRecord, read_class_names
 from cmpl.data.augment import ClipAugment
 from cmpl.data.datasets import TestClips
 from cmpl.engine.checkpoint import load_checkpoint
-from cmpl.engine.evaluate import EvalResult, evaluate, predict_video_probs
+from cmpl.engine.evaluate import EvalResult, evaluate
 from cmpl.engine.run_data import run_test_records
-from cmpl.engine.trainer import clip_specs, resolve_device
+from cmpl.engine.runtime import resolve_device, test_clips, test_records, use_amp
 from cmpl.methods import build_method
 
-__all__ = ["TrainedRun", "evaluate_run", "load_run", "predict_videos", "score_test_set"]
+__all__ = ["TrainedRun", "evaluate_run", "load_run", "score_test_set"]
 
 
 @dataclass
@@ -33,20 +34,10 @@ class TrainedRun:
 
     @property
     def amp(self) -> bool:
-        return self.config.train.amp and self.device.type == "cuda"
+        return use_amp(self.config, self.device)
 
     def test_clips(self, records: list[VideoRecord], num_clips: int, num_crops: int) -> TestClips:
-        e = self.config.eval
-        spec = clip_specs(self.config, ("primary",))[0]
-        return TestClips(
-            records,
-            spec,
-            num_clips=num_clips,
-            num_crops=num_crops,
-            short_side=e.short_side,
-            crop_size=e.crop_size,
-            backend=self.config.data.backend,
-        )
+        return test_clips(self.config, records, num_clips, num_crops)
 
 
 def load_run(run_dir: Path, device: str = "auto") -> TrainedRun:
@@ -69,9 +60,7 @@ def score_test_set(
 ) -> EvalResult:
     """The primary network on the run's configured test set; `transform` edits the uint8 clips
     ``(N, T, C, H, W)`` before normalisation (e.g. the temporal re-sampling of the paper's Fig. 5)."""
-    records = run_test_records(run.config, run.run_dir)
-    if run.config.eval.max_videos:
-        records = records[: run.config.eval.max_videos]
+    records = test_records(run.config, run_test_records(run.config, run.run_dir))
     normalize = ClipAugment().normalize
     return evaluate(
         run.primary,
@@ -104,20 +93,3 @@ def evaluate_run(
         )
     )
     return result, out
-
-
-def predict_videos(
-    run: TrainedRun, paths: list[Path], num_clips: int, num_crops: int, top_k: int
-) -> list[list[tuple[str, float]]]:
-    """Top-k (class name, probability) per video, with the same multi-view protocol as evaluation."""
-    dataset = run.test_clips([VideoRecord(Path(p), -1) for p in paths], num_clips, num_crops)
-    normalize = ClipAugment().normalize
-    answers = []
-    for i in range(len(dataset)):
-        clips = dataset[i]["clips"].unsqueeze(0).to(run.device)
-        probs = predict_video_probs(run.primary, clips, normalize, run.amp)[0]
-        top = probs.topk(min(top_k, len(run.class_names)))
-        answers.append(
-            [(run.class_names[j], p) for p, j in zip(top.values.tolist(), top.indices.tolist(), strict=True)]
-        )
-    return answers

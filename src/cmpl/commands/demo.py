@@ -13,23 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from cmpl.analysis.plots import plot_demo
-from cmpl.config import load_config
-from cmpl.engine.metrics import pooled_accuracy, read_metrics
+from cmpl.config import QUICK_OVERRIDES, load_config
 from cmpl.engine.trainer import Trainer
+from cmpl.run_files import pooled_accuracy, read_metrics
 
-__all__ = ["DEMO_METHODS", "QUICK_OVERRIDES", "format_table", "pseudo_label_summary", "run_demo", "summarize"]
+__all__ = ["DEMO_METHODS", "format_table", "pseudo_label_summary", "run_demo", "summarize"]
 
 DEMO_METHODS = ("supervised", "fixmatch", "cmpl")
-QUICK_OVERRIDES = [
-    "data.synthetic_train_per_class=4",
-    "data.synthetic_test_per_class=2",
-    "data.labeled_per_class=1",
-    "schedule.iterations=4",
-    "schedule.warmup_iterations=1",
-    "train.log_every=2",
-    "eval.num_clips=1",
-    "data.num_workers=0",
-]
 
 
 def pseudo_label_summary(run_dir: Path, tail: float = 0.25) -> dict[str, float]:

@@ -1,0 +1,22 @@
+"""``cmpl check-videos``: every video of a folder, a list file or a config that will not decode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cmpl.config import Config
+from cmpl.data.check import find_bad_videos, videos_to_check
+from cmpl.engine.run_data import load_dataset
+
+__all__ = ["check_videos"]
+
+
+def check_videos(
+    target: Path | Config, workers: int | None = None
+) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """(videos checked, (path, reason) of each bad one); a config's target is its train and test sets."""
+    if isinstance(target, Config):
+        paths = [r.path for subset in ("train", "test") for r in load_dataset(target, subset).records]
+    else:
+        paths = videos_to_check(target)
+    return paths, find_bad_videos(paths, workers)

@@ -1,0 +1,63 @@
+"""Run-time choices shared by training and by using a finished run: the device, each role's clip sampling,
+the mixed-precision rule and the test set."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from cmpl.config import Config
+from cmpl.data.annotations import VideoRecord
+from cmpl.data.datasets import TestClips
+from cmpl.data.sampling import ClipSpec
+from cmpl.engine import distributed
+
+__all__ = ["clip_specs", "resolve_device", "test_clips", "test_records", "use_amp"]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks this process's GPU under torchrun (LOCAL_RANK), else the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", distributed.local_rank())
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def clip_specs(config: Config, roles: tuple[str, ...]) -> list[ClipSpec]:
+    """Frames x stride per network role: 8x8 for F and 16x4 for A by default (paper Sec. 4.1)."""
+    m = config.model
+    table = {
+        "primary": ClipSpec(m.primary_frames, m.primary_stride),
+        "auxiliary": ClipSpec(m.auxiliary_frames, m.auxiliary_stride),
+    }
+    return [table[r] for r in roles]
+
+
+def use_amp(config: Config, device: torch.device) -> bool:
+    """bf16 autocast where asked for and on CUDA only (CPU autocast is slower than float32)."""
+    return config.train.amp and device.type == "cuda"
+
+
+def test_records(config: Config, records: Sequence[VideoRecord]) -> list[VideoRecord]:
+    """The configured test set: the first ``eval.max_videos`` records (all when 0)."""
+    limit = config.eval.max_videos
+    return list(records[:limit] if limit else records)
+
+
+def test_clips(
+    config: Config, records: Sequence[VideoRecord], num_clips: int | None = None, num_crops: int | None = None
+) -> TestClips:
+    """The primary network's multi-view test clips of ``records`` (views default to the eval config)."""
+    e = config.eval
+    return TestClips(
+        records,
+        clip_specs(config, ("primary",))[0],
+        num_clips=e.num_clips if num_clips is None else num_clips,
+        num_crops=e.num_crops if num_crops is None else num_crops,
+        short_side=e.short_side,
+        crop_size=e.crop_size,
+        backend=config.data.backend,
+        cache_decoded=config.data.cache_decoded,
+    )
