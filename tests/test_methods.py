@@ -171,7 +171,7 @@ def test_weak_predictions_skip_dropout_in_train_mode():
     torch.testing.assert_close(first[2], net.head(features).softmax(dim=1))
 
 
-def test_separate_strong_batchnorm_keeps_strong_clips_out_of_the_labeled_and_weak_statistics():
+def test_batchnorm_groups_decide_which_clips_share_batch_statistics():
     from cmpl.methods.base import predict_views
     from cmpl.models import build_model
 
@@ -182,11 +182,21 @@ def test_separate_strong_batchnorm_keeps_strong_clips_out_of_the_labeled_and_wea
             nn.init.normal_(m.weight)
     nn.init.normal_(net.head.weight)
     labeled, weak, strong = (torch.randn(n, 3, 4, 16, 16) for n in (2, 3, 3))
-    other_strong = strong * 3 + 1
-    for mode, depends in (("joint", True), ("separate", False)):
-        a = predict_views(net, labeled, weak, strong, mode)
-        b = predict_views(net, labeled, weak, other_strong, mode)
-        assert (not torch.allclose(a[0], b[0])) is depends  # labeled logits
-        assert (not torch.allclose(a[2], b[2])) is depends  # weak probabilities
-    alone = net(strong)
-    torch.testing.assert_close(predict_views(net, labeled, weak, strong, "separate")[1], alone)
+    other = {"l": labeled * 3 + 1, "w": weak * 3 + 1, "s": strong * 3 + 1}
+    # which outputs (labeled logits, strong logits, weak probabilities) change when another group's clips do
+    expected = {
+        "joint": {"l": (False, True, True), "w": (True, True, False), "s": (True, False, True)},
+        "strong_apart": {"l": (False, False, True), "w": (True, False, False), "s": (False, False, False)},
+        "labeled_apart": {"l": (False, False, False), "w": (False, True, False), "s": (False, False, True)},
+    }
+    for mode, table in expected.items():
+        base = predict_views(net, labeled, weak, strong, mode)
+        for changed, depends in table.items():
+            views = {"l": labeled, "w": weak, "s": strong, changed: other[changed]}
+            out = predict_views(net, views["l"], views["w"], views["s"], mode)
+            moved = tuple(
+                not torch.allclose(a, b) for (k, a, b) in zip("lsw", base, out, strict=True) if k != changed
+            )
+            kept = tuple(d for k, d in zip("lsw", depends, strict=True) if k != changed)
+            assert moved == kept, (mode, changed)
+    torch.testing.assert_close(predict_views(net, labeled, weak, strong, "labeled_apart")[0], net(labeled))

@@ -143,9 +143,9 @@ class MethodConfig:
     pseudo_labels: str = field(
         default="cross", metadata=_choice("cross", "self_first", "opposite_first", "maximum", "average")
     )
-    # joint: labeled, weak and strong clips in one forward pass and one set of BatchNorm statistics
-    # (FixMatch's code); separate: strong clips in a pass of their own (see methods/base.py predict_views)
-    strong_batchnorm: str = field(default="joint", metadata=_choice("joint", "separate"))
+    # which clips share a forward pass and so BatchNorm's batch statistics (methods/base.py predict_views):
+    # joint (FixMatch's code: labeled, weak and strong together), strong_apart, labeled_apart
+    batchnorm_groups: str = field(default="joint", metadata=_choice("joint", "strong_apart", "labeled_apart"))
     share_weights: bool = False
     auxiliary_supervised: bool = True
     auxiliary_unsupervised: bool = True

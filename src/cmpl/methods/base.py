@@ -90,35 +90,45 @@ class Method(nn.Module):
         return self.training_step(labeled, unlabeled)
 
 
+BATCHNORM_GROUPS: dict[str, tuple[str, ...]] = {
+    "joint": ("lws",),
+    "strong_apart": ("lw", "s"),
+    "labeled_apart": ("l", "ws"),
+}
+"""``method.batchnorm_groups``: which clips (l)abeled, (w)eak and (s)trong share a forward pass, and so the
+BatchNorm statistics that normalise them in train mode; one pass per group."""
+
+
 def predict_views(
     net: nn.Module,
     labeled: torch.Tensor,
     weak: torch.Tensor,
     strong: torch.Tensor,
-    strong_batchnorm: str = "joint",
+    batchnorm_groups: str = "joint",
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Logits on the labeled and strong clips and class probabilities on the weak clips.
 
-    ``joint``: ONE forward pass, as in FixMatch's reference code, so BatchNorm normalises the weak clips with
-    the same batch statistics as the clips it trains on. (A separate weak pass normalises them with weak-only
-    statistics, and on the demo that made the pseudo-labels confident and wrong: accuracy at chance level
-    with 40-70 % of clips above tau.) ``separate``: labeled and weak clips share one pass and the strong clips
-    get their own (UniMatch's split), so the strongly augmented clips never enter the statistics that
-    normalise the labeled and weak ones. The weak rows skip dropout: Eq. 4-5 threshold the network's
-    prediction, not a dropout sample of it. The weak probabilities are detached: the paper's stop-gradient
-    (Fig. 3).
+    ``joint`` is ONE forward pass, as in FixMatch's reference code, so BatchNorm normalises the weak clips
+    with the same batch statistics as the clips it trains on (weak clips alone in a pass made the demo's
+    pseudo-labels confident and wrong: accuracy at chance level with 40-70 % of clips above tau).
+    ``strong_apart`` keeps the strongly augmented clips out of the labeled and weak clips' statistics
+    (UniMatch's split); ``labeled_apart`` normalises the labeled clips on their own, exactly as the supervised
+    baseline does. The weak rows skip dropout: Eq. 4-5 threshold the network's prediction, not a dropout
+    sample of it. The weak probabilities are detached: the paper's stop-gradient (Fig. 3).
     """
-    n_l, n_w = labeled.shape[0], weak.shape[0]
-    weak_rows = slice(n_l, n_l + n_w)
-    if strong_batchnorm == "joint":
-        logits = net(torch.cat([labeled, weak, strong]), no_dropout=weak_rows)
-        logits_s = logits[n_l + n_w :]
-    elif strong_batchnorm == "separate":
-        logits = net(torch.cat([labeled, weak]), no_dropout=weak_rows)
-        logits_s = net(strong)
-    else:
-        raise ValueError(f"strong_batchnorm must be 'joint' or 'separate', got {strong_batchnorm!r}")
-    return logits[:n_l], logits_s, logits[weak_rows].detach().float().softmax(dim=1)
+    if batchnorm_groups not in BATCHNORM_GROUPS:
+        raise ValueError(
+            f"batchnorm_groups must be one of {sorted(BATCHNORM_GROUPS)}, got {batchnorm_groups!r}"
+        )
+    views = {"l": labeled, "w": weak, "s": strong}
+    logits: dict[str, torch.Tensor] = {}
+    for group in BATCHNORM_GROUPS[batchnorm_groups]:
+        sizes = [views[k].shape[0] for k in group]
+        start = sum(sizes[: group.index("w")]) if "w" in group else 0
+        weak_rows = slice(start, start + weak.shape[0]) if "w" in group else None
+        out = net(torch.cat([views[k] for k in group]), no_dropout=weak_rows)
+        logits.update(zip(group, out.split(sizes), strict=True))
+    return logits["l"], logits["s"], logits["w"].detach().float().softmax(dim=1)
 
 
 _REGISTRY: dict[str, type[Method]] = {}

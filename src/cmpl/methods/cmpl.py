@@ -28,7 +28,7 @@ class CMPL(Method):
                 labeled.views[role],
                 unlabeled.weak[role],
                 unlabeled.strong[role],
-                cfg.strong_batchnorm,
+                cfg.batchnorm_groups,
             )
             for role in self.roles
         }

@@ -18,7 +18,7 @@ class FixMatch(Method):
             labeled.views["primary"],
             unlabeled.weak["primary"],
             unlabeled.strong["primary"],
-            self.config.strong_batchnorm,
+            self.config.batchnorm_groups,
         )
         targets, mask = confident_targets(probs_w, self.config.threshold)
         loss_s = F.cross_entropy(logits_l, labeled.labels)
