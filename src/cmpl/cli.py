@@ -90,10 +90,21 @@ def build_parser() -> argparse.ArgumentParser:
         "and writes results.json and demo.png.",
     )
     p.add_argument(
-        "--output", type=Path, default=Path("runs/demo"), help="folder for the runs (default: %(default)s)"
+        "--output", type=Path, default=None, help="folder for the runs (default: runs/demo or runs/demo_long)"
     )
     p.add_argument("--seeds", type=int, default=3, help="training seeds per method (default: %(default)s)")
     p.add_argument("--quick", action="store_true", help="a tiny budget that only checks the pipeline (tests)")
+    p.add_argument(
+        "--long",
+        action="store_true",
+        help="the demo_long preset: three times the iterations (about an hour on 2 cores)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=0,
+        help="runs side by side, each with its share of the CPUs as threads (default: one per CPU)",
+    )
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="overrides on top of the demo preset")
 
     p = sub.add_parser("make-synthetic", help="write the embedded synthetic action-video dataset")
@@ -237,12 +248,17 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     from cmpl.commands.demo import format_table, run_demo
 
     start = time.perf_counter()
+    from cmpl.data.workers import usable_cpus
+
+    runs = 3 * args.seeds
+    args.output = args.output or Path("runs/demo_long" if args.long else "runs/demo")
     summary = run_demo(
-        PRESETS / "demo.yaml",
+        PRESETS / ("demo_long.yaml" if args.long else "demo.yaml"),
         args.output,
         seeds=range(args.seeds),
         quick=args.quick,
         overrides=args.overrides,
+        jobs=min(runs, args.jobs or usable_cpus()),
     )
     print(format_table(summary))
     print(

@@ -9,11 +9,18 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+import torch
+from tqdm import tqdm
+
 from cmpl.analysis.plots import plot_demo
-from cmpl.config import QUICK_OVERRIDES, load_config
+from cmpl.config import QUICK_OVERRIDES, Config, load_config
+from cmpl.data.workers import usable_cpus
+from cmpl.engine.run_data import load_dataset
 from cmpl.engine.trainer import Trainer
 from cmpl.run_files import pooled_accuracy, read_metrics
 
@@ -43,32 +50,59 @@ def _with_accuracy(stats: dict[str, float]) -> dict[str, float]:
 
 
 def run_demo(
-    preset: Path, output: Path, seeds: Iterable[int], quick: bool = False, overrides: Iterable[str] = ()
+    preset: Path,
+    output: Path,
+    seeds: Iterable[int],
+    quick: bool = False,
+    overrides: Iterable[str] = (),
+    jobs: int = 1,
 ) -> dict[str, Any]:
-    """Train every method for every seed, then write ``results.json`` and ``demo.png`` into ``output``."""
+    """Train every method for every seed, ``jobs`` runs at a time, then write ``results.json`` and
+    ``demo.png`` into ``output``.
+
+    Side by side, each run gets its share of the CPUs as torch threads: the demo's small convolutions keep
+    one core busier than they keep two.
+    """
     extra = [*(QUICK_OVERRIDES if quick else []), *overrides]
+    plan = [(method, seed) for seed in seeds for method in DEMO_METHODS]
+    quiet = ["train.progress=false"] if jobs > 1 else []
+    configs = [
+        load_config(
+            preset,
+            [
+                *extra,
+                *quiet,
+                f"method.name={m}",
+                f"train.seed={s}",
+                f"train.output_dir={output / f'{m}_seed{s}'}",
+            ],
+        )
+        for m, s in plan
+    ]
+    load_dataset(configs[0], "train")  # write the synthetic videos once, before runs start side by side
+    if jobs > 1:
+        threads = max(1, usable_cpus() // jobs)
+        pool = ProcessPoolExecutor(
+            jobs, get_context("spawn"), initializer=torch.set_num_threads, initargs=(threads,)
+        )
+        with pool:
+            results = list(tqdm(pool.map(_fit, configs), total=len(configs), desc="demo runs", unit="run"))
+    else:
+        results = [_fit(c) for c in configs]
     runs: dict[str, list[dict[str, Any]]] = {m: [] for m in DEMO_METHODS}
-    for seed in seeds:
-        for method in DEMO_METHODS:
-            run_dir = output / f"{method}_seed{seed}"
-            config = load_config(
-                preset, [*extra, f"method.name={method}", f"train.seed={seed}", f"train.output_dir={run_dir}"]
-            )
-            result = Trainer(config).fit()
-            runs[method].append(
-                {
-                    "seed": seed,
-                    "top1": result["top1"],
-                    "top5": result["top5"],
-                    "run_dir": str(run_dir),
-                    **pseudo_label_summary(run_dir),
-                }
-            )
+    for config, (method, seed), result in zip(configs, plan, results, strict=True):
+        run_dir = Path(config.train.output_dir)
+        row = {"seed": seed, "top1": result["top1"], "top5": result["top5"], "run_dir": str(run_dir)}
+        runs[method].append({**row, **pseudo_label_summary(run_dir)})
     summary = {"methods": summarize(runs), "runs": runs, "overrides": extra}
     output.mkdir(parents=True, exist_ok=True)
     (output / "results.json").write_text(json.dumps(summary, indent=1))
     plot_demo(summary, output / "demo.png")
     return summary
+
+
+def _fit(config: Config) -> dict[str, Any]:
+    return Trainer(config).fit()
 
 
 def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
