@@ -17,7 +17,7 @@ from cmpl.data.datasets import TestClips
 from cmpl.engine.checkpoint import load_checkpoint
 from cmpl.engine.evaluate import EvalResult, evaluate, predict_video_probs
 from cmpl.engine.run_data import load_dataset
-from cmpl.engine.trainer import clip_specs, resolve_device
+from cmpl.engine.trainer import clip_specs, enabled_on, resolve_device
 from cmpl.methods import build_method
 
 __all__ = ["TrainedRun", "evaluate_run", "load_run", "predict_videos", "score_test_set"]
@@ -32,7 +32,7 @@ class TrainedRun:
 
     @property
     def amp(self) -> bool:
-        return self.config.train.amp and self.device.type == "cuda"
+        return enabled_on(self.config.train.amp, self.device)
 
     def test_clips(self, records: list[VideoRecord], num_clips: int, num_crops: int) -> TestClips:
         e = self.config.eval

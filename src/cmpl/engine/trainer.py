@@ -28,7 +28,7 @@ from cmpl.engine.run_data import RunData, prepare_run_data
 from cmpl.engine.streams import endless_loader
 from cmpl.methods import LabeledBatch, Method, UnlabeledBatch, build_method
 
-__all__ = ["Trainer", "clip_specs", "resolve_device"]
+__all__ = ["Trainer", "clip_specs", "enabled_on", "resolve_device"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -38,6 +38,11 @@ def resolve_device(name: str) -> torch.device:
             return torch.device("cuda", distributed.local_rank())
         return torch.device("cpu")
     return torch.device(name)
+
+
+def enabled_on(setting: bool | str, device: torch.device) -> bool:
+    """A ``train.amp`` / ``train.channels_last`` value on this device: ``auto`` means on CUDA only."""
+    return device.type == "cuda" if setting == "auto" else bool(setting)
 
 
 def clip_specs(config: Config, roles: tuple[str, ...]) -> list[ClipSpec]:
@@ -80,8 +85,8 @@ class Trainer:
                     "train.sync_batchnorm: needs CUDA devices (SyncBatchNorm has no CPU kernel)"
                 )
             self.method = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.method)
-        self.amp = config.train.amp and self.device.type == "cuda"
-        self.channels_last = config.train.channels_last and self.device.type == "cuda"
+        self.amp = enabled_on(config.train.amp, self.device)
+        self.channels_last = enabled_on(config.train.channels_last, self.device)
         if self.channels_last:
             self.method.to(memory_format=torch.channels_last_3d)
         self.optimizer = build_optimizer(self.method, config, self.world)
