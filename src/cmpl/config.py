@@ -61,7 +61,7 @@ class DataConfig:
     randaugment_ops: int = field(default=2, metadata=_range(0))
     randaugment_magnitude: int = field(default=10, metadata=_range(0, 30))
     cutout_ratio: float = field(default=0.5, metadata=_range(0, 1))
-    backend: str = field(default="pyav", metadata=_choice("pyav"))
+    backend: str = field(default="pyav", metadata=_choice("pyav", "torchcodec", "torchcodec_cuda"))
     num_workers: int = field(default=4, metadata=_range(0))
     synthetic_train_per_class: int = field(default=60, metadata=_range(1))
     synthetic_test_per_class: int = field(default=20, metadata=_range(1))
