@@ -14,12 +14,15 @@ import numpy as np
 import pytest
 import torch
 
+from cmpl.config import load_config
 from cmpl.data import decode
 from cmpl.data.annotations import VideoRecord
 from cmpl.data.datasets import TestClips, TrainClips
 from cmpl.data.decode import VideoDecodeError, VideoMeta, open_video, scan_video
 from cmpl.data.sampling import ClipSpec
 from cmpl.data.torchcodec_reader import TorchCodecReader, available
+from cmpl.engine.trainer import Trainer
+from tests.conftest import fast_overrides
 from tests.test_decode import FORMATS, REAL, frame_ids, make_video
 
 _missing = available()
@@ -103,3 +106,15 @@ def test_datasets_give_the_same_clips_with_either_backend(videos: dict[str, Path
     a = TestClips(records, specs[0], backend="pyav", **test_kw)[0]["clips"]
     b = TestClips(records, specs[0], backend="torchcodec", **test_kw)[0]["clips"]
     assert torch.equal(a, b)
+
+
+def test_training_reads_through_torchcodec_in_loader_workers(tiny_synthetic, tmp_path) -> None:
+    """data.backend=torchcodec reaches the readers, also in forked DataLoader workers."""
+    overrides = [
+        *fast_overrides(tiny_synthetic, tmp_path / "run", iterations=2),
+        "data.backend=torchcodec",
+        "data.num_workers=1",
+        "train.device=cpu",
+    ]
+    results = Trainer(load_config(None, overrides)).fit()
+    assert results["iterations"] == 2 and not results["bad_videos"]
