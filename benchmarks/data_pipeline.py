@@ -17,7 +17,11 @@ Compared, on the same videos and in one run (rounds interleave the methods so th
 Data: the real clips in ``../shared/data/real-clips`` and generated Kinetics-like videos (340x256, 10 s at
 30 fps, H.264 by libx264 with its defaults, moving textured content), written once into a cache folder.
 
-    python benchmarks/data_pipeline.py                 # default run, about 1-2 minutes on 2 cores
+Then, unless ``--no-routes``: the decoding routes of ``decode_routes.py`` (PyAV and torchcodec, on the
+generated videos and on their ``cmpl prepare`` copy), projected to 16 cores against one GPU's need.
+
+    python benchmarks/data_pipeline.py                 # default run, about 2-4 minutes on 2 cores
+    python benchmarks/data_pipeline.py --only-routes   # just the routes table
     python benchmarks/data_pipeline.py --samples 48 --rounds 3 --keyint 60
 """
 
@@ -37,6 +41,7 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
+from decode_routes import bench_routes, format_routes, prepared_copy
 
 from cmpl.data import decode
 from cmpl.data.annotations import VideoRecord
@@ -44,6 +49,7 @@ from cmpl.data.augment import standard_spatial, weak_spatial
 from cmpl.data.datasets import TrainClips
 from cmpl.data.encode import write_video
 from cmpl.data.sampling import ClipSpec
+from cmpl.data.torchcodec_reader import available as torchcodec_missing
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_CLIPS = REPO.parent / "shared" / "data" / "real-clips"
@@ -111,15 +117,17 @@ def make_kinetics_like(
     fps: int = 30,
     size: tuple[int, int] = (340, 256),
     keyint: int | None = None,
+    start: int = 0,
 ) -> list[Path]:
     """``count`` H.264 mp4 files (x264 defaults: preset medium, crf 23, keyint 250 unless ``keyint``), made
-    once: a file whose name encodes the settings is reused."""
+    once: a file whose name encodes the settings is reused. ``start`` numbers (and seeds) the first one, so
+    that processes can write disjoint parts of one set."""
     folder.mkdir(parents=True, exist_ok=True)
     width, height = size
     num_frames = round(seconds * fps)
     tag = f"{width}x{height}_{num_frames}f_{fps}fps_k{keyint or 'default'}"
     paths = []
-    for i in range(count):
+    for i in range(start, start + count):
         path = folder / f"kinetics_like_{tag}_{i:02d}.mp4"
         paths.append(path)
         if path.is_file():
@@ -312,9 +320,18 @@ def machine() -> str:
     return (
         f"{platform.processor() or platform.machine()}, {cpus} usable CPU cores, {gpu}; Python "
         f"{platform.python_version()}, torch {torch.__version__}, PyAV {av.__version__} (libavcodec "
-        f"{'.'.join(map(str, av.library_versions['libavcodec']))}); load average {load}; "
+        f"{'.'.join(map(str, av.library_versions['libavcodec']))}), {_torchcodec_version()}; load average "
+        f"{load}; "
         f"{datetime.date.today().isoformat()}"
     )
+
+
+def _torchcodec_version() -> str:
+    if torchcodec_missing() is not None:
+        return "no torchcodec"
+    import torchcodec
+
+    return f"torchcodec {torchcodec.__version__} (system FFmpeg)"
 
 
 def busy_cpu_seconds() -> float | None:
@@ -325,6 +342,50 @@ def busy_cpu_seconds() -> float | None:
         return None
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class NeighbourLoad:
+    """How many cores other processes kept busy during a ``with`` block (None where /proc/stat is absent)."""
+
+    cores: float | None = None
+
+    def __enter__(self) -> NeighbourLoad:
+        self._busy, self._own, self._wall = busy_cpu_seconds(), time.process_time(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = busy_cpu_seconds()
+        if self._busy is not None and end is not None:
+            own = time.process_time() - self._own
+            self.cores = max(end - self._busy - own, 0) / (time.perf_counter() - self._wall)
+
+    def note(self) -> str:
+        if self.cores is None:
+            return "(load of other processes unknown)"
+        return f"(other processes kept {self.cores:.2f} of the CPU cores busy meanwhile)"
+
+
+def run_routes(generated: Sequence[Path], cache: Path, samples: int, rounds: int) -> dict:
+    """PyAV and torchcodec on the generated videos and on their prepared copy (made once, one process)."""
+    raw_dir = cache / "routes-raw"  # hard links: prepare mirrors a whole folder, this one holds only these
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    raw = []
+    for path in generated:
+        link = raw_dir / path.name
+        if not link.exists():
+            os.link(path, link)
+        raw.append(link)
+    prepared, prep_s = prepared_copy(raw, cache / "routes-prepared")
+    backends = ["pyav"] if torchcodec_missing() else ["pyav", "torchcodec"]
+    if torchcodec_missing():
+        print(f"note: torchcodec rows skipped: {torchcodec_missing()}", file=sys.stderr)
+    with NeighbourLoad() as load:
+        rows = bench_routes({"raw": raw, "prepared": prepared}, backends, samples, rounds)
+    print("Decoding routes: TrainClips weak, t_s = 10 s (the paper's unlabeled stream), one worker")
+    print(format_routes(rows))
+    prep = f"{prep_s:.2f} s per video, one process" if prep_s else "copy up to date, cost not re-measured"
+    print(f"cmpl prepare: {prep}; {load.note()}\n")
+    return {"rows": rows, "prepare_s_per_video": prep_s, "other_processes_cores": load.cores}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -353,6 +414,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the naive loader's FFmpeg threading: AUTO as the pipeline, SLICE is PyAV's default",
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    routes = parser.add_mutually_exclusive_group()
+    routes.add_argument("--no-routes", action="store_true", help="skip the PyAV/torchcodec routes table")
+    routes.add_argument("--only-routes", action="store_true", help="only the routes table")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.torch_threads)
@@ -385,17 +449,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"dataset and round; rates from the best of {args.rounds} rounds\n"
     )
     report = {"machine": where, "args": {k: str(v) for k, v in vars(args).items()}, "datasets": {}}
-    for title, paths in datasets.items():
-        busy, own, wall = busy_cpu_seconds(), time.process_time(), time.perf_counter()
-        rows = bench_dataset(paths, args.samples, args.rounds)
-        report["datasets"][title] = {"rows": rows}
+    for title, paths in [] if args.only_routes else datasets.items():
+        with NeighbourLoad() as load:
+            rows = bench_dataset(paths, args.samples, args.rounds)
+        report["datasets"][title] = {"rows": rows, "other_processes_cores": load.cores}
         print(format_table(title, rows), flush=True)
-        busy_end = busy_cpu_seconds()
-        if busy is not None and busy_end is not None:
-            others = max(busy_end - busy - (time.process_time() - own), 0) / (time.perf_counter() - wall)
-            report["datasets"][title]["other_processes_cores"] = others
-            print(f"(other processes kept {others:.2f} of the CPU cores busy meanwhile)")
-        print()
+        print(load.note(), "\n")
+    if not args.no_routes:
+        report["routes"] = run_routes(generated, args.cache, args.samples, args.rounds)
     print(f"total {time.perf_counter() - start:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))

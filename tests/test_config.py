@@ -49,7 +49,7 @@ def test_yaml_and_overrides(tmp_path):
         ("method.threshold=1.5", "method.threshold: must be in [0, 1], got 1.5"),
         ("data.format=youtube", "data.format: must be one of"),
         ("train.labeled_batch=two", "train.labeled_batch: expected an integer"),
-        ("train.amp=maybe", "train.amp: expected true or false"),
+        ("train.amp=maybe", "train.amp: must be one of auto, true, false"),
         ("data.short_side_range=[300]", "data.short_side_range: expected a list of 2 values"),
         ("schedule.warmup_iterations=5000", "schedule.warmup_iterations: must be below"),
         ("data.crop_size=400", "data.short_side_range: 256 is smaller than data.crop_size"),

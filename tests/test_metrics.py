@@ -1,7 +1,10 @@
+import sys
+
 import pytest
 import torch
 
-from cmpl.engine.metrics import RunningMean, pooled_pseudo_label_accuracy
+from cmpl.engine.metrics import MetricWriter, RunningMean, pooled_pseudo_label_accuracy
+from cmpl.run_files import read_metrics
 
 
 def test_pseudo_label_accuracy_is_pooled_over_the_window_not_a_mean_of_step_ratios():
@@ -34,3 +37,13 @@ def test_pooled_accuracy_without_pseudo_labels_is_zero_and_other_keys_pass_throu
         "loss": 1.5,
     }
     assert pooled_pseudo_label_accuracy(values) == {**values, "pl_accuracy_auxiliary": 0.0}
+
+
+def test_writer_without_tensorboard_keeps_the_jsonl(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import now raises ImportError
+    with pytest.warns(UserWarning, match="metrics.jsonl only"):
+        writer = MetricWriter(tmp_path)
+    writer.write(1, {"loss": 2.5})
+    writer.close()
+    assert read_metrics(tmp_path, "train") == [{"step": 1, "split": "train", "loss": 2.5}]
+    assert not (tmp_path / "tensorboard").exists()

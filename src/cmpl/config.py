@@ -58,8 +58,13 @@ class ConfigError(ValueError):
     """A bad key or value in a config file or override; the message names the key."""
 
 
-def _choice(*allowed: str) -> dict[str, Any]:
+def _choice(*allowed: object) -> dict[str, Any]:
     return {"choices": allowed}
+
+
+def _show(value: object) -> str:
+    """A value as it is written in YAML (``true``, not ``True``)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _range(lo: float | None = None, hi: float | None = None) -> dict[str, Any]:
@@ -94,7 +99,7 @@ class DataConfig:
     randaugment_ops: int = field(default=2, metadata=_range(0))
     randaugment_magnitude: int = field(default=10, metadata=_range(0, 30))
     cutout_ratio: float = field(default=0.5, metadata=_range(0, 1))
-    backend: str = field(default="pyav", metadata=_choice("pyav"))
+    backend: str = field(default="pyav", metadata=_choice("pyav", "torchcodec", "torchcodec_cuda"))
     # keep every decoded video in each loader process's memory: only for small datasets (the demo's)
     cache_decoded: bool = False
     num_workers: int = field(default=4, metadata=_range(0))
@@ -185,8 +190,10 @@ class TrainConfig:
     labeled_batch: int = field(default=2, metadata=_range(1))
     seed: int = 0
     device: str = "auto"
-    amp: bool = True
-    channels_last: bool = True
+    # bf16 autocast and channels_last_3d tensors: auto = on CUDA only (where they pay off); true also on the
+    # CPU (slower there, but it runs the GPU path's code), false never
+    amp: bool | str = field(default="auto", metadata=_choice("auto", True, False))
+    channels_last: bool | str = field(default="auto", metadata=_choice("auto", True, False))
     compile: bool = False
     sync_batchnorm: bool = False  # per-GPU BatchNorm by default; SyncBatchNorm across GPUs (CUDA only)
     output_dir: str = "runs/default"
@@ -265,7 +272,8 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
 
 def _check(key: str, value: Any, metadata: typing.Mapping[str, Any]) -> None:
     if "choices" in metadata and value not in metadata["choices"]:
-        raise ConfigError(f"{key}: must be one of {', '.join(metadata['choices'])}; got {value!r}")
+        allowed = ", ".join(map(_show, metadata["choices"]))
+        raise ConfigError(f"{key}: must be one of {allowed}; got {value!r}")
     if "range" in metadata:
         lo, hi = metadata["range"]
         if (lo is not None and value < lo) or (hi is not None and value > hi):

@@ -1,4 +1,5 @@
-"""Video readers behind one small interface, so the rest of the code never touches a decoding library.
+"""Video readers behind one small interface, so the rest of the code never touches a decoding library:
+PyAV here, torchcodec (optional) in :mod:`cmpl.data.torchcodec_reader`.
 
 Frame index ``i`` means "the frame on screen at time ``first_pts + i / fps``" with ``fps`` the stream's average
 rate. For constant-rate video that is the i-th decoded frame; for variable-rate video it resamples to a
@@ -277,7 +278,22 @@ def _reason(error: av.FFmpegError) -> str:
     return error.strerror or str(error)
 
 
-BACKENDS: dict[str, Callable[[Path], VideoHandle]] = {"pyav": PyAVReader}
+def _torchcodec(device: str) -> Callable[[Path], VideoHandle]:
+    def open_with_torchcodec(path: Path) -> VideoHandle:
+        if path.suffix.lower() == ".avi":  # torchcodec 0.17 reads frame i-1 after a seek in MPEG-4 AVI with
+            return PyAVReader(path)  # packed B-frames (UCF-101, HMDB-51) and loses its last frames
+        from cmpl.data.torchcodec_reader import TorchCodecReader  # optional: imported when asked for
+
+        return TorchCodecReader(path, device)
+
+    return open_with_torchcodec
+
+
+BACKENDS: dict[str, Callable[[Path], VideoHandle]] = {
+    "pyav": PyAVReader,
+    "torchcodec": _torchcodec("cpu"),
+    "torchcodec_cuda": _torchcodec("cuda"),  # NVDEC; CUDA cannot start in forked workers: num_workers=0
+}
 
 
 def open_video(path: str | Path, backend: str = "pyav") -> VideoHandle:

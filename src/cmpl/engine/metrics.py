@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -59,9 +60,12 @@ class MetricWriter:
         self.path = run_dir / METRICS_FILE
         self.tb = None
         if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as e:  # e.g. a bare GPU machine: metrics.jsonl still holds every figure
+                warnings.warn(f"no TensorBoard events ({e}); metrics.jsonl only", stacklevel=2)
+            else:
+                self.tb = SummaryWriter(str(run_dir / "tensorboard"))
 
     def write(self, step: int, values: dict[str, Any], prefix: str = "train") -> None:
         record = {"step": step, "split": prefix, **values}

@@ -13,7 +13,7 @@ from cmpl.data.datasets import TestClips
 from cmpl.data.sampling import ClipSpec
 from cmpl.engine import distributed
 
-__all__ = ["clip_specs", "resolve_device", "test_clips", "test_records", "use_amp"]
+__all__ = ["clip_specs", "enabled_on", "resolve_device", "test_clips", "test_records", "use_amp"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -35,9 +35,14 @@ def clip_specs(config: Config, roles: tuple[str, ...]) -> list[ClipSpec]:
     return [table[r] for r in roles]
 
 
+def enabled_on(setting: bool | str, device: torch.device) -> bool:
+    """A ``train.amp`` / ``train.channels_last`` value on this device: ``auto`` means on CUDA only."""
+    return device.type == "cuda" if setting == "auto" else bool(setting)
+
+
 def use_amp(config: Config, device: torch.device) -> bool:
-    """bf16 autocast where asked for and on CUDA only (CPU autocast is slower than float32)."""
-    return config.train.amp and device.type == "cuda"
+    """bf16 autocast as ``train.amp`` says on this device (``auto``: CUDA only)."""
+    return enabled_on(config.train.amp, device)
 
 
 def test_records(config: Config, records: Sequence[VideoRecord]) -> list[VideoRecord]:

@@ -25,7 +25,7 @@ from cmpl.engine.evaluate import EvalResult, evaluate
 from cmpl.engine.metrics import MetricWriter, RunningMean, pooled_pseudo_label_accuracy
 from cmpl.engine.optim import build_optimizer, build_scheduler, resolve_iterations
 from cmpl.engine.run_data import RunData, prepare_run_data
-from cmpl.engine.runtime import clip_specs, resolve_device, test_clips, test_records, use_amp
+from cmpl.engine.runtime import clip_specs, enabled_on, resolve_device, test_clips, test_records, use_amp
 from cmpl.engine.streams import endless_loader
 from cmpl.methods import LabeledBatch, Method, UnlabeledBatch, build_method
 
@@ -63,7 +63,7 @@ class Trainer:
                 )
             self.method = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.method)
         self.amp = use_amp(config, self.device)
-        self.channels_last = config.train.channels_last and self.device.type == "cuda"
+        self.channels_last = enabled_on(config.train.channels_last, self.device)
         if self.channels_last:
             self.method.to(memory_format=torch.channels_last_3d)
         self.optimizer = build_optimizer(self.method, config, self.world)
