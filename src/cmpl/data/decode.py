@@ -53,7 +53,22 @@ class VideoHandle(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
-class PyAVReader:
+class ClosingReader:
+    """``with reader:`` closes it on the way out; readers implement ``close``."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> ClosingReader:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class PyAVReader(ClosingReader):
     """Reads frames by index with PyAV, decoding only from the key frame before the first wanted frame up to
     the last wanted one."""
 
@@ -76,14 +91,6 @@ class PyAVReader:
         except VideoDecodeError:
             self.close()
             raise
-
-    def __enter__(self) -> PyAVReader:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Free the decoder and its threads now, even if something still holds this handle: a decoder that

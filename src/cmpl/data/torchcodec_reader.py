@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
 import numpy as np
 
-from cmpl.data.decode import VideoDecodeError, VideoMeta
+from cmpl.data.decode import ClosingReader, VideoDecodeError, VideoMeta
 
 __all__ = ["TorchCodecReader", "available"]
 
@@ -31,7 +30,7 @@ def available() -> str | None:
     return None
 
 
-class TorchCodecReader:
+class TorchCodecReader(ClosingReader):
     """Reads frames by index with torchcodec on ``device`` ("cpu" or "cuda"); frames always come back on the
     host, so it serves the same datasets as the PyAV reader (CUDA decoding only saves CPU time there)."""
 
@@ -56,14 +55,6 @@ class TorchCodecReader:
         if fps <= 0:
             raise VideoDecodeError(f"{self.path}: unknown frame rate")
         self.meta = VideoMeta(num_frames=int(m.num_frames), fps=float(fps), width=m.width, height=m.height)
-
-    def __enter__(self) -> TorchCodecReader:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         self._decoder = None
