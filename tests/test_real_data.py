@@ -162,6 +162,7 @@ def test_short_cmpl_run_on_weizmann(tmp_path: Path) -> None:
 def test_folder_without_test_split_holds_one_out(tmp_path: Path) -> None:
     """A plain folder per class has no test set: data.test_fraction holds out whole actors (a video with its
     mirror image) per class, writes them into the run, and `cmpl evaluate` scores the same videos later."""
+    assert len(_videos(WEIZMANN / "bend")) == 18
     run_dir = tmp_path / "run"
     overrides = [
         *fast_overrides(WEIZMANN, run_dir, iterations=2),
