@@ -45,7 +45,9 @@ def _with_accuracy(stats: dict[str, float]) -> dict[str, float]:
 def run_demo(
     preset: Path, output: Path, seeds: Iterable[int], quick: bool = False, overrides: Iterable[str] = ()
 ) -> dict[str, Any]:
-    """Train every method for every seed, then write ``results.json`` and ``demo.png`` into ``output``."""
+    """Train every method for every seed, then write ``results.json`` and ``demo.png`` into ``output``.
+
+    The demo's run folders are its own: a second ``cmpl demo`` into the same ``output`` starts them over."""
     extra = [*(QUICK_OVERRIDES if quick else []), *overrides]
     runs: dict[str, list[dict[str, Any]]] = {m: [] for m in DEMO_METHODS}
     for seed in seeds:
@@ -54,7 +56,7 @@ def run_demo(
             config = load_config(
                 preset, [*extra, f"method.name={method}", f"train.seed={seed}", f"train.output_dir={run_dir}"]
             )
-            result = Trainer(config).fit()
+            result = Trainer(config, force=True).fit()  # a demo run again starts its runs over
             runs[method].append(
                 {
                     "seed": seed,
