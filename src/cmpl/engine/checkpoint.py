@@ -60,7 +60,7 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
+        found = re.search(r"[Uu]nsupported (?:global: )?GLOBAL ([\w.]+)", str(e))
         what = f"it names {found.group(1)}" if found else "it holds more than tensors and plain containers"
         raise CheckpointError(
             f"{path}: refused: loading it could run code ({what}); cmpl loads only the checkpoints it writes"
