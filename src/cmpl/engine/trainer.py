@@ -100,6 +100,7 @@ class Trainer:
             raise
 
     def _build(self, config: Config, resume: bool) -> None:
+        """Everything after the folder is claimed; ``__init__`` releases the folder if this fails."""
         self.data: RunData = prepare_run_data(config, self.run_dir, reuse_split=resume)
         unlabeled_batch = config.train.labeled_batch * config.method.unlabeled_ratio * self.world
         config = self.config = resolve_iterations(config, len(self.data.unlabeled), unlabeled_batch)
@@ -129,7 +130,6 @@ class Trainer:
         if distributed.is_main():
             truncate_metrics(self.run_dir, self.progress.iteration)
             self.writer = MetricWriter(self.run_dir, purge_step=self.progress.iteration + 1)
-        if distributed.is_main():
             save_config(config, self.run_dir / "config.yaml")
 
     def close(self) -> None:
