@@ -128,6 +128,7 @@ def test_resume_logs_each_iteration_once(run_copy, tiny_synthetic):
         f.write(json.dumps({"step": 4, "split": "train", "loss": 9.0}) + "\n")
     with SummaryWriter(str(run_copy / "tensorboard")) as tb:
         tb.add_scalar("train/loss", 9.0, 4)
+    time.sleep(1.1)  # event files sort by their second of creation: the dead run's comes first, as it would
     Trainer(load_config(None, _overrides(tiny_synthetic, run_copy, iterations=5)), resume=True).fit()
     assert [r["step"] for r in read_metrics(run_copy, "train")] == [1, 2, 3, 4, 5]
     assert 9.0 not in [r["loss"] for r in read_metrics(run_copy, "train")]
@@ -192,7 +193,9 @@ def test_consecutive_nonfinite_steps_stop_training_without_a_checkpoint(tiny_syn
     run_dir = tmp_path / "diverged"
     trainer = Trainer(load_config(None, _overrides(tiny_synthetic, run_dir, "train.max_nonfinite_steps=2")))
     _nan_steps(trainer)
-    with pytest.raises(DivergedError, match="2 consecutive steps up to iteration 2 had a non-finite loss"):
+    with pytest.raises(
+        DivergedError, match="2 consecutive steps up to iteration 2 had a non-finite loss or gradient"
+    ):
         trainer.fit()
     assert not (run_dir / "checkpoints" / "last.pt").exists()
     claim_run_folder(run_dir, resume=True, force=False).close()  # fit released the folder
@@ -264,7 +267,7 @@ def test_torchrun_restarts_a_dead_rank_and_the_run_completes_from_its_checkpoint
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
     env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
     agent = subprocess.Popen(
-        [*launcher, "--max-restarts", "1", "-m", "cmpl", "train", *overrides],
+        [*launcher, "--max-restarts", "3", "-m", "cmpl", "train", *overrides],  # spare ones: a busy machine
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -66,7 +66,8 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
             f"{path}: refused: loading it could run code ({what}); cmpl loads only the checkpoints it writes"
         ) from None
     except (RuntimeError, EOFError) as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        text = str(e).strip()
+        reason = text.splitlines()[0].split(". ")[0] if text else type(e).__name__  # not torch's advice
         raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
 
 

@@ -64,7 +64,7 @@ class _Progress:
 
 
 class DivergedError(UserError):
-    """Too many consecutive steps had a non-finite loss: the run is not learning any more."""
+    """Too many consecutive steps had a non-finite loss or gradient: the run is not learning any more."""
 
 
 def _check_finite(weights: dict[str, torch.Tensor], path: Path) -> None:
@@ -286,9 +286,9 @@ class Trainer:
         it, limit = self.progress.iteration, self.config.train.max_nonfinite_steps
         if streak >= limit:
             raise DivergedError(
-                f"{streak} consecutive steps up to iteration {it} had a non-finite loss (their updates were "
-                f"skipped; train.max_nonfinite_steps={limit}); lower optim.base_lr or check the data, then "
-                f"--resume from {self.checkpoint_path}"
+                f"{streak} consecutive steps up to iteration {it} had a non-finite loss or gradient (their "
+                f"updates were skipped; train.max_nonfinite_steps={limit}); lower optim.base_lr or check the "
+                f"data, then --resume from {self.checkpoint_path}"
             )
         self.progress.replaced_clips += round(values.pop("replaced_clips") * steps * self.world)
         values.update(
