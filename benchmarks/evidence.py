@@ -27,7 +27,7 @@ FAST = ["data.num_workers=0", "data.cache_decoded=true", "train.progress=false"]
 def _run(config: str, method: str, seed: int, overrides: list[str], out: Path) -> dict:
     run_dir = out / f"{method}_seed{seed}"
     cmd = [
-        "cmpl", "train", config, *FAST, *overrides,
+        "cmpl", "train", "--force", config, *FAST, *overrides,
         f"method.name={method}", f"train.seed={seed}", f"train.output_dir={run_dir}",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

@@ -108,6 +108,7 @@ def test_supervised_warmup_reads_no_unlabeled_clips_and_resumes_their_stream_exa
         interrupted.train_step(labeled, unlabeled)
         interrupted.progress.iteration += 1
     interrupted._save()
+    interrupted.close()  # as a process that died would: its lock on the folder goes with it
     Trainer(config(tmp_path / "split"), resume=True).fit()
     resumed = read_metrics(tmp_path / "split", "train")
     assert [r["step"] for r in resumed] == [3, 4]

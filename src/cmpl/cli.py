@@ -1,7 +1,11 @@
 """Command line: the only place that parses arguments and prints for people.
 
-Each sub-command parses its arguments, calls its module in ``cmpl.commands`` and prints what comes back; errors a user can fix (a bad config key, a malformed
-annotation line, a missing file) end with one ``error:`` line and exit status 2, not a traceback.
+Each sub-command parses its arguments, calls its module in ``cmpl.commands`` and prints what comes back.
+Errors a user can fix (``cmpl.errors.UserError``: a bad config key, a malformed annotation line, a missing
+file, a run folder in use) end with one ``error:`` line and exit status 2; anything else is a bug and shows
+its traceback. ``--debug`` shows the traceback of both. Exit statuses: 0 done, 1 done but some inputs failed
+(listed), 2 user error, 75 training stopped by SIGTERM/SIGINT after writing a checkpoint (resume with
+``--resume``), 130 interrupted at once (a second Ctrl-C).
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cmpl.config import ConfigError, load_config
-from cmpl.data.annotations import AnnotationError
-from cmpl.data.decode import VideoDecodeError
+from cmpl.errors import TrainingStopped, UserError
 
-__all__ = ["main"]
+__all__ = ["EXIT_STOPPED", "EXIT_USER_ERROR", "main"]
+
+EXIT_USER_ERROR = 2
+EXIT_STOPPED = 75  # EX_TEMPFAIL: stopped on request with a checkpoint written; run again with --resume
 
 PRESETS = Path(__file__).parent / "presets"
 
@@ -80,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--debug", action="store_true", help="show the traceback of every error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
@@ -142,13 +149,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue from <train.output_dir>/checkpoints/last.pt if it exists",
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="start over in a folder holding another run (deletes it); with --resume, accept a model, "
+        "method or data config that differs from the checkpoint's",
+    )
 
     p = sub.add_parser(
         "bench",
         help="time the training step: compute floor vs end to end from video files",
         description="Times the configured step (a) on random clips already on the device, the "
         "compute floor, and (b) fed by the real loaders; prints ms/step, their ratio, TFLOP/s and "
-        "peak memory. Runs in train.output_dir (the split is written there).",
+        "peak memory. Runs in <train.output_dir>/bench (its split is written there).",
     )
     _config_args(p)
     p.add_argument("--steps", type=int, default=20, help="timed steps per measurement (default: %(default)s)")
@@ -305,7 +318,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     if args.config is not None and "=" in args.config and not Path(args.config).exists():
         args.overrides, args.config = [args.config, *args.overrides], None  # no config file, overrides only
     config = load_config(_config_path(args.config), args.overrides)
-    results = train(config, resume=args.resume)
+    results = train(config, resume=args.resume, force=args.force)
     if is_main():
         print(
             f"top-1 {results['top1']:.2f}  top-5 {results['top5']:.2f}  "
@@ -362,16 +375,20 @@ def _cmd_check_videos(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def _cmd_predict(args: argparse.Namespace) -> None:
+def _cmd_predict(args: argparse.Namespace) -> int:
     from cmpl.commands.evaluate import load_run
     from cmpl.commands.predict import predict_videos
 
     run = load_run(args.run_dir, args.device)
     clips, crops = args.views or (run.config.eval.num_clips, run.config.eval.num_crops)
-    for path, top in zip(
-        args.videos, predict_videos(run, args.videos, clips, crops, args.top_k), strict=True
-    ):
-        print(json.dumps({"video": str(path), "top": [{"label": n, "prob": round(p, 4)} for n, p in top]}))
+    answers = predict_videos(run, args.videos, clips, crops, args.top_k)
+    for a in answers:
+        if a.error:
+            print(f"error: {a.error}", file=sys.stderr)
+        else:
+            top = [{"label": n, "prob": round(p, 4)} for n, p in a.top]
+            print(json.dumps({"video": str(a.video), "top": top}))
+    return 1 if any(a.error for a in answers) else 0
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
@@ -408,10 +425,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(_report_shorthand(list(sys.argv[1:] if argv is None else argv), figures))
     try:
         status = COMMANDS[args.command](args)
-    except (ConfigError, AnnotationError, VideoDecodeError, FileNotFoundError, ValueError) as e:
+    except UserError as e:
+        if args.debug:
+            raise
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_USER_ERROR
+    except TrainingStopped as e:
+        print(e, file=sys.stderr)
+        return EXIT_STOPPED
     except KeyboardInterrupt:
+        if args.debug:
+            raise
         print("interrupted", file=sys.stderr)
         return 130
     return status or 0

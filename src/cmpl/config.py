@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from cmpl.errors import UserError
+
 __all__ = [
     "QUICK_OVERRIDES",
     "Config",
@@ -54,7 +56,7 @@ QUICK_OVERRIDES = [
 and the tests' end-to-end runs check the pipeline with it, never the accuracy."""
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A bad key or value in a config file or override; the message names the key."""
 
 
@@ -198,6 +200,11 @@ class TrainConfig:
     sync_batchnorm: bool = False  # per-GPU BatchNorm by default; SyncBatchNorm across GPUs (CUDA only)
     output_dir: str = "runs/default"
     checkpoint_every: int = field(default=500, metadata=_range(1))
+    # checkpoints kept: 1 keeps checkpoints/last.pt only; K > 1 also keeps iter_<N>.pt of the last K (the
+    # newest one is last.pt, hard-linked, so it takes no more space)
+    keep_checkpoints: int = field(default=1, metadata=_range(1))
+    # consecutive steps with a non-finite loss or gradient (each one skipped) after which training stops
+    max_nonfinite_steps: int = field(default=10, metadata=_range(1))
     eval_every: int = field(default=0, metadata=_range(0))
     log_every: int = field(default=10, metadata=_range(1))
     progress: bool = True

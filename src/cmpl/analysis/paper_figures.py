@@ -29,6 +29,7 @@ import torch
 import yaml
 
 from cmpl.analysis.canvas import plt, save_figure
+from cmpl.errors import BadValueError, MissingFileError
 from cmpl.run_files import pooled_accuracy, read_metrics
 
 __all__ = [
@@ -63,7 +64,7 @@ class ClassAccuracy:
 def _results(run_dir: Path) -> dict[str, Any]:
     path = Path(run_dir) / "results.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no results; is {run_dir} a finished run?")
+        raise MissingFileError(f"{path}: no results; is {run_dir} a finished run?")
     return json.loads(path.read_text())
 
 
@@ -80,7 +81,7 @@ def read_class_accuracy(run_dir: Path) -> ClassAccuracy:
 def _paired(a: ClassAccuracy, b: ClassAccuracy) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Classes both runs scored (same class list required), with their accuracies as arrays."""
     if a.class_names != b.class_names:
-        raise ValueError("the runs were trained on different class lists; compare runs of one dataset")
+        raise BadValueError("the runs were trained on different class lists; compare runs of one dataset")
     keep = [
         i
         for i, (x, y) in enumerate(zip(a.accuracy, b.accuracy, strict=True))
@@ -109,7 +110,7 @@ def cross_accuracy(run_dir: Path) -> dict[str, tuple[list[int], list[float]]]:
     ``auxiliary``, the accuracy of the labels A gives F, and ``primary``, F's own accuracy on those clips."""
     rows = [r for r in read_metrics(Path(run_dir), "train") if "pl_student_correct_primary" in r]
     if not rows:
-        raise ValueError(
+        raise BadValueError(
             f"{run_dir}: no CMPL run with ground truth on its unlabeled clips (pl_student_correct)"
         )
     rows = [r for r in rows if r["pl_mask_primary"] > 0]
@@ -132,11 +133,11 @@ def sweep(runs: Sequence[Path], key: str) -> list[tuple[Any, float]]:
     for run_dir in runs:
         config_path = Path(run_dir) / "config.yaml"
         if not config_path.is_file():
-            raise FileNotFoundError(f"{config_path}: no saved config; is {run_dir} a run?")
+            raise MissingFileError(f"{config_path}: no saved config; is {run_dir} a run?")
         value: Any = yaml.safe_load(config_path.read_text())
         for part in key.split("."):
             if not isinstance(value, dict) or part not in value:
-                raise ValueError(f"{key}: not a config key of {run_dir}")
+                raise BadValueError(f"{key}: not a config key of {run_dir}")
             value = value[part]
         points.append((value, _top1(Path(run_dir))))
     return sorted(points, key=lambda p: p[0])
@@ -151,7 +152,7 @@ def hold_frames(clips: torch.Tensor, stride: int) -> torch.Tensor:
     and it keeps the input shape the network was trained on.
     """
     if stride < 1:
-        raise ValueError(f"stride must be >= 1, got {stride}")
+        raise BadValueError(f"stride must be >= 1, got {stride}")
     t = clips.shape[1]
     index = (torch.arange(t, device=clips.device) // stride) * stride
     return clips.index_select(1, index)
@@ -161,7 +162,7 @@ def drop_ratios(top1_by_stride: Mapping[int, float]) -> dict[int, float]:
     """Accuracy drop relative to stride 1, ``(acc_1 - acc_s) / acc_1``, per stride (NaN, undefined, when the
     unchanged clips score 0 %)."""
     if 1 not in top1_by_stride:
-        raise ValueError("stride 1 (the unchanged clip) is the reference and must be measured")
+        raise BadValueError("stride 1 (the unchanged clip) is the reference and must be measured")
     reference = top1_by_stride[1]
     return {
         s: (reference - acc) / reference if reference > 0 else math.nan
@@ -186,11 +187,11 @@ def binned_gain(
     """Mean per-class gain of CMPL's primary over FixMatch's (points) in bins of the supervised auxiliary
     network's per-class accuracy (a fraction), and the least-squares line through the points."""
     if not 0 < width <= 1:
-        raise ValueError(f"bin width must be in (0, 1], got {width}")
+        raise BadValueError(f"bin width must be in (0, 1], got {width}")
     names, acc_c, acc_f = _paired(cmpl, fixmatch)
     aux = dict(zip(auxiliary.class_names, auxiliary.accuracy, strict=True))
     if set(names) - set(aux):
-        raise ValueError("the auxiliary run lacks classes of the CMPL and FixMatch runs")
+        raise BadValueError("the auxiliary run lacks classes of the CMPL and FixMatch runs")
     keep = [i for i, n in enumerate(names) if not math.isnan(aux[n])]
     gain = (acc_c - acc_f)[keep]
     fraction = np.array([aux[names[i]] / 100.0 for i in keep])

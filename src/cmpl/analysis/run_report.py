@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from cmpl.analysis.canvas import plt, save_figure
+from cmpl.errors import MissingFileError
 from cmpl.run_files import read_metrics
 
 __all__ = ["write_run_report"]
@@ -27,7 +28,7 @@ def write_run_report(run_dir: Path) -> list[Path]:
     run_dir = Path(run_dir)
     rows = read_metrics(run_dir, "train")
     if not rows:
-        raise FileNotFoundError(f"{run_dir / 'metrics.jsonl'}: no training metrics; is {run_dir} a run?")
+        raise MissingFileError(f"{run_dir / 'metrics.jsonl'}: no training metrics; is {run_dir} a run?")
     out = run_dir / "report"
     out.mkdir(exist_ok=True)
     written = [_training(rows, out / "training.png")]

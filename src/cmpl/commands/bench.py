@@ -11,7 +11,8 @@ import itertools
 import resource
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -86,7 +87,8 @@ def _time_steps(
 
 def run_bench(config: Config, steps: int = 20, warmup: int = 5) -> BenchResult:
     """Time (a) the compute floor and (b) the end-to-end step of ``config``, on this process's device."""
-    trainer = Trainer(config)
+    bench_dir = Path(config.train.output_dir) / "bench"  # bench's own folder: never over a training run
+    trainer = Trainer(replace(config, train=replace(config.train, output_dir=str(bench_dir))), force=True)
     trainer.method.train()
     b_l = config.train.labeled_batch
     b_u = b_l * config.method.unlabeled_ratio if trainer.method.uses_unlabeled else 0
@@ -103,6 +105,7 @@ def run_bench(config: Config, steps: int = 20, warmup: int = 5) -> BenchResult:
         peak = torch.cuda.max_memory_allocated(trainer.device) / 2**30
     else:  # resident set size of this process (Linux reports KiB)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    trainer.close()
     return BenchResult(
         device=torch.cuda.get_device_name(trainer.device) if trainer.device.type == "cuda" else "cpu",
         clips_per_step=b_l + b_u,

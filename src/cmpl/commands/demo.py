@@ -61,7 +61,8 @@ def run_demo(
     ``demo.png`` into ``output``.
 
     Side by side, each run gets its share of the CPUs as torch threads: the demo's small convolutions keep
-    one core busier than they keep two.
+    one core busier than they keep two. The demo's run folders are its own: a second ``cmpl demo`` into the
+    same ``output`` starts them over.
     """
     extra = [*(QUICK_OVERRIDES if quick else []), *overrides]
     plan = [(method, seed) for seed in seeds for method in DEMO_METHODS]
@@ -102,7 +103,7 @@ def run_demo(
 
 
 def _fit(config: Config) -> dict[str, Any]:
-    return Trainer(config).fit()
+    return Trainer(config, force=True).fit()  # a demo run again starts its runs over
 
 
 def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:

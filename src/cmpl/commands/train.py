@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from cmpl.config import Config
@@ -11,10 +12,14 @@ from cmpl.engine.trainer import Trainer
 __all__ = ["is_main", "train"]
 
 
-def train(config: Config, resume: bool = False) -> dict[str, Any]:
-    """Train, evaluate and write ``results.json``; the process group is closed however the run ends."""
+def train(config: Config, resume: bool = False, force: bool = False) -> dict[str, Any]:
+    """Train, evaluate and write ``results.json``; the process group is closed however the run ends.
+
+    A process that torchrun restarted (``TORCHELASTIC_RESTART_COUNT`` > 0, after a rank died) resumes
+    from the last checkpoint by itself: its folder holds the run it is part of."""
+    resume = resume or int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
     try:
-        return Trainer(config, resume=resume).fit()
+        return Trainer(config, resume=resume, force=force).fit()
     finally:
         distributed.cleanup()
 

@@ -35,6 +35,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cmpl.errors import UserError
+
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov")
 SUBSETS = ("train", "test")
 _MISSING_SHOWN = 20
@@ -52,7 +54,7 @@ class Annotations:
     class_names: list[str]  # index -> name
 
 
-class AnnotationError(ValueError):
+class AnnotationError(UserError, ValueError):
     """A dataset description is wrong; the message starts with "file:line: " where a line is at fault."""
 
 

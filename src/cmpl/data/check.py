@@ -8,6 +8,7 @@ from pathlib import Path
 from cmpl.data.annotations import VIDEO_EXTENSIONS, read_path_label_list
 from cmpl.data.decode import scan_video
 from cmpl.data.workers import run_jobs
+from cmpl.errors import MissingFileError
 
 __all__ = ["find_bad_videos", "videos_to_check"]
 
@@ -18,7 +19,7 @@ def videos_to_check(target: Path) -> list[Path]:
         return sorted(p for p in target.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file())
     if target.is_file():
         return [r.path for r in read_path_label_list(target).records]
-    raise FileNotFoundError(f"{target}: no such folder or list file")
+    raise MissingFileError(f"{target}: no such folder or list file")
 
 
 def find_bad_videos(

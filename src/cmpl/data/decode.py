@@ -20,6 +20,8 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
+from cmpl.errors import UserError
+
 # Decoded frames whose timestamps are re-sorted before use: some containers (AVI with packed B-frames) attach
 # the right timestamps to the wrong frames, while the decoder's output order is the true display order.
 _REORDER_WINDOW = 4
@@ -29,7 +31,7 @@ _PROBE_PACKETS = 32
 _SEEK_TRIES = 3
 
 
-class VideoDecodeError(RuntimeError):
+class VideoDecodeError(UserError, RuntimeError):
     """A video that cannot be read; the message names the file and the reason."""
 
 

@@ -29,6 +29,7 @@ from cmpl.data.annotations import VIDEO_EXTENSIONS
 from cmpl.data.decode import display_timestamps
 from cmpl.data.encode import add_video_stream
 from cmpl.data.workers import run_jobs
+from cmpl.errors import BadValueError, MissingFileError
 
 __all__ = ["PrepareReport", "PrepareSettings", "prepare_dataset", "prepare_video", "target_size"]
 
@@ -45,11 +46,11 @@ class PrepareSettings:
 
     def __post_init__(self) -> None:
         if self.short_side < 0 or self.short_side % 2:
-            raise ValueError(f"short side must be an even number >= 0, got {self.short_side}")
+            raise BadValueError(f"short side must be an even number >= 0, got {self.short_side}")
         if self.keyframe_interval < 1:
-            raise ValueError(f"keyframe interval must be >= 1, got {self.keyframe_interval}")
+            raise BadValueError(f"keyframe interval must be >= 1, got {self.keyframe_interval}")
         if not 0 <= self.crf <= 51:
-            raise ValueError(f"crf must be in [0, 51], got {self.crf}")
+            raise BadValueError(f"crf must be in [0, 51], got {self.crf}")
 
 
 @dataclass
@@ -160,9 +161,9 @@ def prepare_dataset(
     """
     src_root, dst_root = Path(src_root).resolve(), Path(dst_root).resolve()
     if not src_root.is_dir():
-        raise FileNotFoundError(f"{src_root}: no such folder")
+        raise MissingFileError(f"{src_root}: no such folder")
     if dst_root == src_root or src_root in dst_root.parents:
-        raise ValueError(f"{dst_root}: the copy must not be inside the source folder")
+        raise BadValueError(f"{dst_root}: the copy must not be inside the source folder")
     record = dst_root / SETTINGS_FILE
     same_settings = record.is_file() and json.loads(record.read_text()) == asdict(settings)
     dst_root.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from cmpl.data.annotations import VideoRecord
+from cmpl.errors import BadValueError
 
 
 def balanced_split(
@@ -38,7 +39,7 @@ def balanced_split(
     Both lists come back sorted by path; `keep_labeled_in_unlabeled` returns every record as unlabeled.
     """
     if per_class < 1:
-        raise ValueError(f"per_class must be >= 1, got {per_class}")
+        raise BadValueError(f"per_class must be >= 1, got {per_class}")
     ordered = sorted(records, key=lambda r: r.path.as_posix())
     by_class = _by_class(ordered)
     labels = range(len(class_names)) if class_names is not None else sorted(by_class)
@@ -53,7 +54,7 @@ def balanced_split(
     for label in labels:
         members = by_class.get(label, [])
         if len(members) < per_class:
-            raise ValueError(
+            raise BadValueError(
                 f"class {name(label)} has {len(members)} videos, fewer than per_class={per_class}"
             )
         chosen.update(_take_groups(_groups(members, key), per_class, rng))
@@ -75,7 +76,7 @@ def stratified_holdout(
     :func:`balanced_split` (so a video and its mirrored copy, or one actor's clips, never straddle the line).
     Both lists come back sorted by path."""
     if not 0 < fraction < 1:
-        raise ValueError(f"test fraction must be in (0, 1), got {fraction}")
+        raise BadValueError(f"test fraction must be in (0, 1), got {fraction}")
     ordered = sorted(records, key=lambda r: r.path.as_posix())
     key = group_of if group_of is not None else (lambda r: r.path.as_posix())
     _check_groups_within_classes(ordered, key)
@@ -84,7 +85,7 @@ def stratified_holdout(
     for label, members in sorted(_by_class(ordered).items()):
         groups = _groups(members, key)
         if len(groups) < 2:
-            raise ValueError(f"class {label} has one group of videos; it cannot give both train and test")
+            raise BadValueError(f"class {label} has one group of videos; it cannot give both train and test")
         wanted = max(1, round(fraction * len(members)))
         taken = _take_groups(groups, wanted, rng)
         if len(taken) == len(members):  # the last group overshot: keep at least one group for training
@@ -113,7 +114,7 @@ def group_by_stem_pattern(pattern: str) -> Callable[[VideoRecord], str]:
     folder. ``"_flip$"`` joins Weizmann's actorNN_flip.mp4 with actorNN.mp4; ``"_c\\d+$"`` joins UCF-101's
     clips cut from one source video (v_X_g01_c01 ... v_X_g01_c05)."""
     if not pattern:
-        raise ValueError("pattern must not be empty")
+        raise BadValueError("pattern must not be empty")
     regex = re.compile(pattern)
 
     def group_of(record: VideoRecord) -> str:
@@ -127,9 +128,9 @@ def _by_class(ordered: Sequence[VideoRecord]) -> dict[int, list[VideoRecord]]:
     previous = None
     for record in ordered:
         if record.label < 0:
-            raise ValueError(f"{record.path} has no label ({record.label}); a balanced split needs labels")
+            raise BadValueError(f"{record.path} has no label ({record.label}); a balanced split needs labels")
         if record.path == previous:
-            raise ValueError(f"{record.path} is listed twice")
+            raise BadValueError(f"{record.path} is listed twice")
         previous = record.path
         by_class[record.label].append(record)
     return by_class
@@ -141,7 +142,7 @@ def _check_groups_within_classes(ordered: Sequence[VideoRecord], key: Callable[[
     for record in ordered:
         group = key(record)
         if label_of.setdefault(group, record.label) != record.label:
-            raise ValueError(f"group {group!r} spans classes {label_of[group]} and {record.label}")
+            raise BadValueError(f"group {group!r} spans classes {label_of[group]} and {record.label}")
 
 
 def _groups(members: Sequence[VideoRecord], key: Callable[[VideoRecord], str]) -> list[list[VideoRecord]]:

@@ -10,7 +10,9 @@ import torch.distributed as dist
 
 __all__ = [
     "all_gather",
+    "all_ranks",
     "all_reduce_mean",
+    "any_rank",
     "barrier",
     "cleanup",
     "init_distributed",
@@ -86,3 +88,21 @@ def all_reduce_mean(values: dict[str, torch.Tensor]) -> dict[str, float]:
         dist.all_reduce(stacked, op=dist.ReduceOp.SUM)
         stacked /= dist.get_world_size()
     return dict(zip(keys, stacked.tolist(), strict=True))
+
+
+def all_ranks(flag: torch.Tensor) -> torch.Tensor:
+    """A boolean tensor that is true where it is true on every rank; queued, the host does not wait."""
+    if not dist.is_initialized():
+        return flag
+    as_int = flag.to(torch.int32)
+    dist.all_reduce(as_int, op=dist.ReduceOp.MIN)
+    return as_int.bool()
+
+
+def any_rank(flag: bool, device: torch.device) -> bool:
+    """Whether ``flag`` is true on some rank (a host value: every rank waits for this collective)."""
+    if not dist.is_initialized():
+        return flag
+    value = torch.tensor(int(flag), device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())

@@ -54,9 +54,12 @@ def pooled_pseudo_label_accuracy(values: dict[str, float]) -> dict[str, float]:
 
 
 class MetricWriter:
-    """Appends to ``metrics.jsonl`` (resumed runs continue the same file) and mirrors scalars to TensorBoard."""
+    """Appends to ``metrics.jsonl`` (resumed runs continue the same file) and mirrors scalars to TensorBoard.
 
-    def __init__(self, run_dir: Path, tensorboard: bool = True) -> None:
+    ``purge_step``: TensorBoard hides the events of this step and later that an earlier writer logged (the
+    steps a resumed run logs again)."""
+
+    def __init__(self, run_dir: Path, tensorboard: bool = True, purge_step: int | None = None) -> None:
         self.path = run_dir / METRICS_FILE
         self.tb = None
         if tensorboard:
@@ -65,7 +68,7 @@ class MetricWriter:
             except ImportError as e:  # e.g. a bare GPU machine: metrics.jsonl still holds every figure
                 warnings.warn(f"no TensorBoard events ({e}); metrics.jsonl only", stacklevel=2)
             else:
-                self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+                self.tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge_step)
 
     def write(self, step: int, values: dict[str, Any], prefix: str = "train") -> None:
         record = {"step": step, "split": prefix, **values}

@@ -4,7 +4,6 @@ checkpoints and evaluation. One process per device; torchrun starts several for 
 from __future__ import annotations
 
 import json
-import math
 import time
 import warnings
 from collections.abc import Iterator
@@ -20,28 +19,67 @@ from cmpl.config import Config, ConfigError, config_to_dict, save_config
 from cmpl.data.augment import ClipAugment
 from cmpl.data.datasets import TrainBatch, TrainClips, collate_train
 from cmpl.engine import distributed
-from cmpl.engine.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from cmpl.engine.checkpoint import (
+    keep_recent,
+    load_checkpoint,
+    restore_rng_state,
+    rng_state,
+    save_checkpoint,
+)
 from cmpl.engine.evaluate import EvalResult, evaluate
+from cmpl.engine.guard import NonFiniteGuard
 from cmpl.engine.metrics import MetricWriter, RunningMean, pooled_pseudo_label_accuracy
 from cmpl.engine.optim import build_optimizer, build_scheduler, resolve_iterations
 from cmpl.engine.run_data import RunData, prepare_run_data
+from cmpl.engine.run_folder import claim_run_folder, truncate_metrics
 from cmpl.engine.runtime import clip_specs, enabled_on, resolve_device, test_clips, test_records, use_amp
+from cmpl.engine.stop import StopSignals
 from cmpl.engine.streams import endless_loader
+from cmpl.errors import CheckpointError, TrainingStopped, UserError
 from cmpl.methods import LabeledBatch, Method, UnlabeledBatch, build_method
 
-__all__ = ["Trainer"]
+__all__ = ["RESUME_CHECKED_SECTIONS", "Trainer", "config_changes"]
+
+RESUME_CHECKED_SECTIONS = ("model", "method", "data")
+"""What a resumed run must share with its checkpoint; schedule, train and eval may change (e.g. a longer
+schedule.iterations, another train.device)."""
+
+
+def config_changes(saved: dict[str, Any], current: dict[str, Any], sections: tuple[str, ...]) -> list[str]:
+    """``section.key (saved -> current)`` for every key of ``sections`` whose value differs."""
+    return [
+        f"{section}.{key} ({saved.get(section, {}).get(key)!r} -> {value!r})"
+        for section in sections
+        for key, value in current[section].items()
+        if saved.get(section, {}).get(key) != value
+    ]
 
 
 @dataclass
 class _Progress:
     iteration: int = 0
     replaced_clips: int = 0  # draws of undecodable videos that another item replaced, all ranks
+    skipped_steps: int = 0  # steps whose loss or gradients were not finite, undone
+    best_top1: float = -1.0  # of the evaluations during training (checkpoints/best.pt)
+
+
+class DivergedError(UserError):
+    """Too many consecutive steps had a non-finite loss or gradient: the run is not learning any more."""
+
+
+def _check_finite(weights: dict[str, torch.Tensor], path: Path) -> None:
+    """Refuse to checkpoint non-finite weights (one host synchronisation per checkpoint)."""
+    bad = [k for k, v in weights.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{path}: not written: {bad[0]} and {len(bad) - 1} more tensors are not finite")
 
 
 class Trainer:
     """Builds everything a run needs from its config and trains for ``schedule.iterations`` steps."""
 
-    def __init__(self, config: Config, resume: bool = False) -> None:
+    def __init__(self, config: Config, resume: bool = False, force: bool = False) -> None:
+        """``resume`` continues the run in ``train.output_dir``; ``force`` starts over in a folder that holds
+        another run, or (with ``resume``) accepts a model, method or data config that differs from it."""
         self.config = config
         self.device = resolve_device(config.train.device)
         if self.device.type == "cuda":
@@ -51,7 +89,18 @@ class Trainer:
         self.run_dir = Path(config.train.output_dir)
         self.checkpoint_path = self.run_dir / "checkpoints" / "last.pt"
         torch.manual_seed(config.train.seed + self.rank)
+        self.lock = claim_run_folder(self.run_dir, resume, force) if distributed.is_main() else None
+        distributed.barrier()  # a folder cleared by --force is cleared before any rank reads it
+        self.force = force
+        self.writer: MetricWriter | None = None
+        try:
+            self._build(config, resume)
+        except BaseException:
+            self.close()
+            raise
 
+    def _build(self, config: Config, resume: bool) -> None:
+        """Everything after the folder is claimed; ``__init__`` releases the folder if this fails."""
         self.data: RunData = prepare_run_data(config, self.run_dir, reuse_split=resume)
         unlabeled_batch = config.train.labeled_batch * config.method.unlabeled_ratio * self.world
         config = self.config = resolve_iterations(config, len(self.data.unlabeled), unlabeled_batch)
@@ -68,6 +117,7 @@ class Trainer:
             self.method.to(memory_format=torch.channels_last_3d)
         self.optimizer = build_optimizer(self.method, config, self.world)
         self.scheduler = build_scheduler(self.optimizer, config)
+        self.guard = NonFiniteGuard(self.method, self.optimizer, self.device)
         self.step_fn = self._wrap_for_training(self.method)
         d = config.data
         self.augment = ClipAugment(d.randaugment_ops, d.randaugment_magnitude, d.cutout_ratio)
@@ -77,9 +127,19 @@ class Trainer:
         self.bad_files: set[str] = set()
         if resume and self.checkpoint_path.is_file():
             self._load(self.checkpoint_path)
-        self.writer = MetricWriter(self.run_dir) if distributed.is_main() else None
         if distributed.is_main():
+            truncate_metrics(self.run_dir, self.progress.iteration)
+            self.writer = MetricWriter(self.run_dir, purge_step=self.progress.iteration + 1)
             save_config(config, self.run_dir / "config.yaml")
+
+    def close(self) -> None:
+        """Close the logs and release the run folder (``fit`` does this however it ends)."""
+        if self.writer:
+            self.writer.close()
+            self.writer = None
+        if self.lock:
+            self.lock.close()
+            self.lock = None
 
     def _wrap_for_training(self, method: Method) -> torch.nn.Module:
         module: torch.nn.Module = method
@@ -186,40 +246,75 @@ class Trainer:
         )
         self.method.train()
         window_start, window_steps, window_clips = time.perf_counter(), 0, 0
-        while self.progress.iteration < total:
-            with_unlabeled = self._reads_unlabeled(unlabeled_stream)
-            logs = self.train_step(labeled_stream, unlabeled_stream)
-            self.progress.iteration += 1
-            window_steps += 1
-            window_clips += c.train.labeled_batch * (1 + (c.method.unlabeled_ratio if with_unlabeled else 0))
-            running.add(logs)
-            it = self.progress.iteration
-            bar.update(1)
-            if it % c.train.log_every == 0 or it == total:
-                elapsed = time.perf_counter() - window_start
-                values = pooled_pseudo_label_accuracy(distributed.all_reduce_mean(running.pop()))
-                if not math.isfinite(values["loss"]):
-                    raise FloatingPointError(
-                        f"loss is {values['loss']} near iteration {it}; lower optim.base_lr or check the data"
+        with StopSignals() as stop:
+            try:
+                while self.progress.iteration < total:
+                    with_unlabeled = self._reads_unlabeled(unlabeled_stream)
+                    logs = self.train_step(labeled_stream, unlabeled_stream)
+                    self.progress.iteration += 1
+                    window_steps += 1
+                    window_clips += c.train.labeled_batch * (
+                        1 + (c.method.unlabeled_ratio if with_unlabeled else 0)
                     )
-                self.progress.replaced_clips += round(
-                    values.pop("replaced_clips") * window_steps * self.world
-                )
-                values.update(
-                    lr=self.scheduler.get_last_lr()[0],
-                    replaced_clips=self.progress.replaced_clips,
-                    clips_per_s=window_clips * self.world / max(elapsed, 1e-9),
-                )
-                bar.set_postfix(loss=f"{values['loss']:.3f}", refresh=False)
-                if self.writer:
-                    self.writer.write(it, values)
-                window_start, window_steps, window_clips = time.perf_counter(), 0, 0
-            if it % c.train.checkpoint_every == 0 or it == total:
-                self._save()
-            if c.train.eval_every and it % c.train.eval_every == 0 and it != total:
-                self._evaluate(it)
-        bar.close()
-        return self._finish()
+                    running.add(logs)
+                    it = self.progress.iteration
+                    bar.update(1)
+                    if it % c.train.log_every == 0 or it == total:
+                        elapsed = time.perf_counter() - window_start
+                        values = self._window_values(running.pop(), window_steps)
+                        values["clips_per_s"] = window_clips * self.world / max(elapsed, 1e-9)
+                        bar.set_postfix(loss=f"{values['loss']:.3f}", refresh=False)
+                        if self.writer:
+                            self.writer.write(it, values)
+                        window_start, window_steps, window_clips = time.perf_counter(), 0, 0
+                    if it % c.train.checkpoint_every == 0 or it == total:
+                        self._save()
+                    if c.train.eval_every and it % c.train.eval_every == 0 and it != total:
+                        self._evaluate(it, keep_best=True)
+                    if self._stop_requested(stop, it) and it < total:
+                        self._stop(stop.received or "a signal")
+                bar.close()
+                return self._finish()
+            finally:
+                self.close()
+
+    def _window_values(self, means: dict[str, torch.Tensor], steps: int) -> dict[str, Any]:
+        """A log line's values, averaged over the window and the ranks; stops a run that diverged."""
+        values = pooled_pseudo_label_accuracy(distributed.all_reduce_mean(means))
+        skipped, streak = self.guard.read()
+        self.progress.skipped_steps += skipped
+        it, limit = self.progress.iteration, self.config.train.max_nonfinite_steps
+        if streak >= limit:
+            raise DivergedError(
+                f"{streak} consecutive steps up to iteration {it} had a non-finite loss or gradient (their "
+                f"updates were skipped; train.max_nonfinite_steps={limit}); lower optim.base_lr or check the "
+                f"data, then --resume from {self.checkpoint_path}"
+            )
+        self.progress.replaced_clips += round(values.pop("replaced_clips") * steps * self.world)
+        values.update(
+            lr=self.scheduler.get_last_lr()[0],
+            replaced_clips=self.progress.replaced_clips,
+            skipped_steps=self.progress.skipped_steps,
+        )
+        return values
+
+    def _stop_requested(self, stop: StopSignals, iteration: int) -> bool:
+        """Whether a signal asked to stop. Under torchrun the ranks agree on it at the log lines only: a
+        collective every step would make the host wait for the device every step."""
+        if self.world == 1:
+            return stop.received is not None
+        if iteration % self.config.train.log_every:
+            return False
+        return distributed.any_rank(stop.received is not None, self.device)
+
+    def _stop(self, reason: str) -> None:
+        """Write a checkpoint at the current iteration and leave the loop (``cmpl`` exits with status 75)."""
+        if self.progress.iteration % self.config.train.checkpoint_every:
+            self._save()
+        raise TrainingStopped(
+            f"stopped by {reason} at iteration {self.progress.iteration}; {self.checkpoint_path} holds it, "
+            "--resume continues"
+        )
 
     def train_step(
         self, labeled_stream: Iterator[TrainBatch], unlabeled_stream: Iterator[TrainBatch] | None
@@ -232,11 +327,14 @@ class Trainer:
             self._record_bad_videos(skipped)
         labeled = self._labeled_batch(lab_raw)
         unlabeled = self._unlabeled_batch(unl_raw) if unl_raw is not None else None
+        saved = self.guard.snapshot()
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             out = self.step_fn(labeled, unlabeled)
         self.optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
+        finite = self.guard.finite(out.loss)
         self.optimizer.step()
+        self.guard.undo_unless(finite, saved)
         self.scheduler.step()
         return {
             "loss": out.loss,
@@ -257,23 +355,36 @@ class Trainer:
                 f.writelines(f"{p}\n" for p in new)
 
     # ------------------------------------------------------------------------------------------ state
-    def _save(self) -> None:
+    def _save(self, path: Path | None = None) -> None:
+        """Checkpoint the run into ``path`` (default ``last.pt``, keeping ``train.keep_checkpoints``)."""
         rng_states = distributed.all_gather(rng_state())  # each rank resumes its own augmentation stream
         if not distributed.is_main():
             return
         state = {
             "iteration": self.progress.iteration,
             "replaced_clips": self.progress.replaced_clips,
+            "skipped_steps": self.progress.skipped_steps,
+            "best_top1": self.progress.best_top1,
             "method": self.method.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "rng": rng_states,
             "config": config_to_dict(self.config),
         }
-        save_checkpoint(state, self.checkpoint_path)
+        path = path or self.checkpoint_path
+        _check_finite(state["method"], path)
+        save_checkpoint(state, path)
+        if path == self.checkpoint_path:
+            keep_recent(path, self.progress.iteration, self.config.train.keep_checkpoints)
 
     def _load(self, path: Path) -> None:
         state = load_checkpoint(path, map_location=self.device)
+        changed = config_changes(state["config"], config_to_dict(self.config), RESUME_CHECKED_SECTIONS)
+        if changed and not self.force:
+            raise ConfigError(
+                f"{path}: the config differs from the checkpoint's in {'; '.join(changed)} "
+                "(--force resumes anyway)"
+            )
         self.method.load_state_dict(state["method"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -285,9 +396,16 @@ class Trainer:
                 f"augmentation draws start afresh from train.seed",
                 stacklevel=2,
             )
-        self.progress = _Progress(state["iteration"], state["replaced_clips"])
+        self.progress = _Progress(  # .get: checkpoints written before these counters existed
+            state["iteration"],
+            state["replaced_clips"],
+            state.get("skipped_steps", 0),
+            state.get("best_top1", -1.0),
+        )
 
-    def _evaluate(self, step: int) -> EvalResult:
+    def _evaluate(self, step: int, keep_best: bool = False) -> EvalResult:
+        """Score the primary network on the test set; with ``keep_best``, a new best top-1 is checkpointed
+        as ``best.pt``."""
         result = evaluate(
             self.method.primary,
             test_clips(self.config, test_records(self.config, self.data.test)),
@@ -305,6 +423,9 @@ class Trainer:
                 {"top1": result.top1, "top5": result.top5, "mean_class_accuracy": result.mean_class_accuracy},
                 prefix="eval",
             )
+        if keep_best and result.top1 > self.progress.best_top1:
+            self.progress.best_top1 = result.top1
+            self._save(self.checkpoint_path.with_name("best.pt"))
         return result
 
     def _finish(self) -> dict[str, Any]:
@@ -323,6 +444,4 @@ class Trainer:
         }
         if distributed.is_main():
             (self.run_dir / "results.json").write_text(json.dumps(results, indent=1))
-        if self.writer:
-            self.writer.close()
         return results
