@@ -108,8 +108,10 @@ class NetworkOptions:
     """How every network of a run is built, beyond its name: ``cmpl.models.build_model`` takes these as they
     are, so a new option is one field here and its use in ``ResNet3d``."""
 
-    temporal_kernels: tuple[int, int, int, int] = (1, 1, 3, 3)
-    stem_temporal_kernel: int = field(default=1, metadata=_range(1))
+    # res2-res5 temporal kernels and conv1's; null: the name's layout (r50: Table A4's 3,3,3,3 and 5;
+    # slow_r50: PySlowFast Slow-only's 1,1,3,3 and 1)
+    temporal_kernels: tuple[int, int, int, int] | None = None
+    stem_temporal_kernel: int | None = field(default=None, metadata=_range(1))
     dropout: float = field(default=0.5, metadata=_range(0, 1))
     norm_eval: bool = False  # BatchNorm on running statistics only (no batch dependence)
     # frames of a few dozen pixels (the synthetic demo): 3x3 stem, pooling between stages
@@ -264,6 +266,8 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
 
 
 def _check(key: str, value: Any, metadata: typing.Mapping[str, Any]) -> None:
+    if value is None:
+        return
     if "choices" in metadata and value not in metadata["choices"]:
         raise ConfigError(f"{key}: must be one of {', '.join(metadata['choices'])}; got {value!r}")
     if "range" in metadata:
