@@ -132,10 +132,27 @@ def test_base_chain_merges_sections_and_detects_loops(tmp_path):
 
 def test_epochs_become_iterations_over_the_unlabeled_set():
     c = load_config(None, ["schedule.epochs=2", "schedule.warmup_iterations=3", "train.labeled_batch=2"])
-    resolved = resolve_iterations(c, num_items=1000, global_batch=2 * 5 * 4)
+    resolved = resolve_iterations(c, num_items=1000, world=4)  # global unlabeled batch 2 x 5 x 4
     assert resolved.schedule.iterations == 50 and resolved.schedule.epochs == 0
     with pytest.raises(ConfigError, match="warmup"):
-        resolve_iterations(c, num_items=10, global_batch=40)
+        resolve_iterations(c, num_items=10, world=4)
+
+
+def test_fig4b_sweep_keeps_the_iteration_count_of_the_base():
+    """Fig. 4b varies B_u/B_l at a fixed iteration count: epochs count the base's ratio (5), not the row's."""
+    base = load_config(CONFIGS / "kinetics400" / "ablation_base.yaml")
+    counts = {
+        ratio: resolve_iterations(
+            load_config(
+                CONFIGS / "kinetics400" / "ablation_base.yaml",
+                [f"method.unlabeled_ratio={ratio}", "schedule.epoch_unlabeled_ratio=5"],
+            ),
+            num_items=240_000,
+            world=16,
+        ).schedule.iterations
+        for ratio in (1, 2, 5, 10)
+    }
+    assert set(counts.values()) == {resolve_iterations(base, num_items=240_000, world=16).schedule.iterations}
 
 
 def test_iterations_and_epochs_together_is_an_error():

@@ -77,6 +77,9 @@ class DataConfig:
     root: str = "data/synthetic"
     split: int = field(default=1, metadata=_range(1, 3))
     labeled_per_class: int = field(default=1, metadata=_range(1))
+    # uniform: labeled_per_class videos of every class (Sec. 4.1); category_wise: labeled_per_class x classes
+    # videos in all, per class in proportion to the training set's class sizes (Table A3)
+    labeled_sampling: str = field(default="uniform", metadata=_choice("uniform", "category_wise"))
     split_seed: int = 0
     keep_labeled_in_unlabeled: bool = False
     # regex removed from file names (no extension) to group videos that must share a side of the split,
@@ -176,6 +179,9 @@ class ScheduleConfig:
 
     iterations: int = field(default=1000, metadata=_range(1))
     epochs: float = field(default=0.0, metadata=_range(0))  # > 0: iterations = epochs over the unlabeled set
+    # > 0: an epoch counts this B_u/B_l instead of method.unlabeled_ratio, so a sweep of the ratio (Fig. 4b)
+    # trains the same number of iterations as the base run
+    epoch_unlabeled_ratio: int = field(default=0, metadata=_range(0))
     warmup_iterations: int = field(default=0, metadata=_range(0))
     final_lr_ratio: float = field(default=0.0, metadata=_range(0, 1))
 

@@ -43,11 +43,14 @@ def build_scheduler(optimizer: torch.optim.Optimizer, config: Config) -> torch.o
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def resolve_iterations(config: Config, num_items: int, global_batch: int) -> Config:
-    """Turn ``schedule.epochs`` into an iteration count over ``num_items`` videos at ``global_batch``."""
+def resolve_iterations(config: Config, num_items: int, world: int) -> Config:
+    """Turn ``schedule.epochs`` into an iteration count over ``num_items`` unlabeled videos, at the global
+    unlabeled batch of ``world`` processes (with ``schedule.epoch_unlabeled_ratio`` in place of B_u/B_l)."""
     s = config.schedule
     if s.epochs == 0:
         return config
+    ratio = s.epoch_unlabeled_ratio or config.method.unlabeled_ratio
+    global_batch = config.train.labeled_batch * ratio * world
     iterations = max(1, math.ceil(s.epochs * num_items / global_batch))
     if s.warmup_iterations >= iterations:
         raise ConfigError(

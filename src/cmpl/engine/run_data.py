@@ -21,7 +21,7 @@ from cmpl.data.annotations import (
 )
 from cmpl.data.check import find_bad_videos
 from cmpl.data.decode import VideoDecodeError
-from cmpl.data.splits import balanced_split, group_by_stem_pattern, stratified_holdout
+from cmpl.data.splits import balanced_split, category_wise_split, group_by_stem_pattern, stratified_holdout
 from cmpl.data.synthetic import make_synthetic
 from cmpl.engine import distributed
 
@@ -110,14 +110,23 @@ def prepare_run_data(config: Config, run_dir: Path, reuse_split: bool = False) -
         )
     else:
         test_records = load_dataset(config, "test").records
-    labeled, unlabeled = balanced_split(
-        train_records,
-        d.labeled_per_class,
-        d.split_seed,
-        group_of=group_of,
-        keep_labeled_in_unlabeled=d.keep_labeled_in_unlabeled,
-        class_names=train.class_names,
-    )
+    if d.labeled_sampling == "category_wise":
+        labeled, unlabeled = category_wise_split(
+            train_records,
+            d.labeled_per_class * len(train.class_names),
+            d.split_seed,
+            group_of=group_of,
+            keep_labeled_in_unlabeled=d.keep_labeled_in_unlabeled,
+        )
+    else:
+        labeled, unlabeled = balanced_split(
+            train_records,
+            d.labeled_per_class,
+            d.split_seed,
+            group_of=group_of,
+            keep_labeled_in_unlabeled=d.keep_labeled_in_unlabeled,
+            class_names=train.class_names,
+        )
     _check_labeled_videos(labeled)
     if distributed.is_main():
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -53,8 +53,7 @@ class Trainer:
         torch.manual_seed(config.train.seed + self.rank)
 
         self.data: RunData = prepare_run_data(config, self.run_dir, reuse_split=resume)
-        unlabeled_batch = config.train.labeled_batch * config.method.unlabeled_ratio * self.world
-        config = self.config = resolve_iterations(config, len(self.data.unlabeled), unlabeled_batch)
+        config = self.config = resolve_iterations(config, len(self.data.unlabeled), self.world)
         self.method: Method = build_method(config, self.data.num_classes).to(self.device)
         if config.train.sync_batchnorm and self.world > 1:
             if self.device.type != "cuda":
