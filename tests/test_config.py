@@ -168,3 +168,12 @@ def test_split_group_pattern_must_be_a_regex():
     with pytest.raises(ConfigError, match=r"data.split_group_pattern: not a regular expression"):
         load_config(None, ["data.split_group_pattern=_c(\\d+$"])
     assert load_config(None, ["data.split_group_pattern=_c\\d+$"]).data.split_group_pattern == "_c\\d+$"
+
+
+def test_outside_unlabeled_source_is_checked():
+    c = load_config(CONFIGS / "ucf101" / "cmpl_r50_kinetics_unlabeled.yaml")
+    assert (c.data.labeled_per_class, c.data.unlabeled_format) == (0, "kinetics400")
+    with pytest.raises(ConfigError, match="unlabeled_root"):
+        load_config(None, ["data.unlabeled_format=videos"])
+    with pytest.raises(ConfigError, match="labeled_per_class"):
+        load_config(None, ["data.labeled_per_class=0"])

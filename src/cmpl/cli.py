@@ -117,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crf", type=int, default=23, help="x264 quality, lower is better (default: %(default)s)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
 
-    p = sub.add_parser("split", help="draw the labeled subset of a config (data.labeled_sampling) and write it as lists")
+    p = sub.add_parser(
+        "split", help="draw the labeled subset of a config (data.labeled_sampling) and write it as lists"
+    )
     _config_args(p)
 
     p = sub.add_parser(

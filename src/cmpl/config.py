@@ -76,11 +76,18 @@ class DataConfig:
     )
     root: str = "data/synthetic"
     split: int = field(default=1, metadata=_range(1, 3))
-    labeled_per_class: int = field(default=1, metadata=_range(1))
+    labeled_per_class: int = field(default=1, metadata=_range(0))  # 0: every training video is labeled
     # uniform: labeled_per_class videos of every class (Sec. 4.1); category_wise: labeled_per_class x classes
     # videos in all, per class in proportion to the training set's class sizes (Table A3)
     labeled_sampling: str = field(default="uniform", metadata=_choice("uniform", "category_wise"))
     split_seed: int = 0
+    # an unlabeled set of its own instead of the labeled collection's remainder (Table A1: UCF-101 labeled,
+    # Kinetics-400 unlabeled): "videos" (every video under unlabeled_root, no labels) or a dataset format
+    # whose train subset is read and whose labels are ignored; "" = the remainder of the labeled split
+    unlabeled_format: str = field(
+        default="", metadata=_choice("", "videos", "list", "folder", "ucf101", "hmdb51", "kinetics400")
+    )
+    unlabeled_root: str = ""
     keep_labeled_in_unlabeled: bool = False
     # regex removed from file names (no extension) to group videos that must share a side of the split,
     # e.g. "_c\\d+$" for UCF-101 clips of one source video, "_flip$" for mirrored copies; "" = no groups
@@ -394,6 +401,21 @@ def _check_consistency(config: Config) -> None:
     if config.data.weak_short_side < config.data.crop_size:
         raise ConfigError(
             f"data.weak_short_side: {config.data.weak_short_side} is smaller than data.crop_size"
+        )
+    if bool(config.data.unlabeled_format) != bool(config.data.unlabeled_root):
+        raise ConfigError("data.unlabeled_root: set it together with data.unlabeled_format (or neither)")
+    if (
+        config.data.labeled_per_class == 0
+        and not config.data.unlabeled_format
+        and config.method.name != "supervised"
+    ):
+        raise ConfigError(
+            "data.labeled_per_class: 0 labels every training video; give data.unlabeled_format and "
+            "data.unlabeled_root for the unlabeled set"
+        )
+    if config.data.labeled_per_class == 0 and config.data.labeled_sampling != "uniform":
+        raise ConfigError(
+            "data.labeled_per_class: 0 (every video labeled) needs data.labeled_sampling=uniform"
         )
     if config.data.split_group_pattern:
         try:
