@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from cmpl.config import Config, ConfigError, config_to_dict, load_config, save_config
 from cmpl.engine.optim import resolve_iterations
+from cmpl.models import build_model
 
 
 def test_defaults_follow_the_paper():
@@ -91,6 +94,9 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 )
 def test_every_shipped_config_loads(path):
     c = load_config(path)
+    with torch.device("meta"):  # the names build (no memory, no compute)
+        build_model(c.model.primary, 400, c.model)
+        build_model(c.model.auxiliary, 400, c.model)
     assert c.method.name in ("supervised", "fixmatch", "cmpl")
     if path.parent.name in ("kinetics400", "ucf101"):  # the paper's runs
         assert c.schedule.epochs > 0 and c.model.primary in ("r50", "r18", "r50_w0.25", "slowfast_r50")
@@ -177,3 +183,26 @@ def test_outside_unlabeled_source_is_checked():
         load_config(None, ["data.unlabeled_format=videos"])
     with pytest.raises(ConfigError, match="labeled_per_class"):
         load_config(None, ["data.labeled_per_class=0"])
+
+
+README = (CONFIGS / "README.md").read_text()
+_OVERRIDE_SETS = sorted(
+    {span for span in re.findall(r"`([^`]+)`", README) if all("=" in token for token in span.split())}
+)
+
+
+def test_configs_readme_names_only_shipped_configs():
+    named = set(re.findall(r"`((?:ucf101|kinetics400)/\w+\.yaml)`", README))
+    assert len(named) > 10
+    assert all((CONFIGS / name).is_file() for name in named), sorted(
+        n for n in named if not (CONFIGS / n).is_file()
+    )
+
+
+@pytest.mark.parametrize("overrides", _OVERRIDE_SETS)
+def test_every_override_line_of_the_configs_readme_validates(overrides):
+    """Each override set in configs/README.md, on the ablation base, loads and builds its networks."""
+    c = load_config(CONFIGS / "kinetics400" / "ablation_base.yaml", overrides.split())
+    with torch.device("meta"):
+        build_model(c.model.primary, 400, c.model)
+        build_model(c.model.auxiliary, 400, c.model)
