@@ -191,13 +191,24 @@ def build_parser() -> argparse.ArgumentParser:
         "pseudo-labels", help="Fig. 2: correct pseudo-labels / unlabeled clips over training, per run"
     )
     f.set_defaults(draw=lambda report, a: report.pseudo_labels(a.runs, a.output))
-    f.add_argument("runs", type=Path, nargs="+", help="CMPL or FixMatch runs (e.g. one of each)")
+    f.add_argument(
+        "runs",
+        type=Path,
+        nargs="+",
+        help="CMPL or FixMatch runs trained with train.score_unlabeled_every > 0",
+    )
     f.add_argument("-o", "--output", type=Path, default=Path("fig2_pseudo_labels.png"))
     f = figures.add_parser(
-        "cross-accuracy", help="Fig. 6: both networks' accuracy on the clips CMPL's auxiliary labels"
+        "cross-accuracy", help="Fig. 6: accuracy on the clips CMPL's auxiliary labels (eval-mode scorings)"
     )
-    f.set_defaults(draw=lambda report, a: report.cross_accuracy(a.run, a.output))
-    f.add_argument("run", type=Path, help="a CMPL run")
+    f.set_defaults(draw=lambda report, a: report.cross_accuracy(a.run, a.output, a.fixmatch_run))
+    f.add_argument("run", type=Path, help="a CMPL run trained with train.score_unlabeled_every > 0")
+    f.add_argument(
+        "fixmatch_run",
+        type=Path,
+        nargs="?",
+        help="a FixMatch run of the same split, scored at the same steps",
+    )
     f.add_argument("-o", "--output", type=Path, default=Path("fig6_cross_accuracy.png"))
     f = figures.add_parser("sweep", help="Fig. 4: top-1 against one config value across runs")
     f.set_defaults(draw=lambda report, a: report.sweep(a.key, a.runs, a.output))

@@ -207,6 +207,11 @@ class TrainConfig:
     output_dir: str = "runs/default"
     checkpoint_every: int = field(default=500, metadata=_range(1))
     eval_every: int = field(default=0, metadata=_range(0))
+    # Figs. 2 and 6: every this many epochs (the paper: 10), each network scores the unlabeled set in eval
+    # mode into unlabeled_scores.jsonl; 0: never. score_unlabeled_videos > 0: a fixed sample of that many
+    # (seeded by data.split_seed, so a CMPL and a FixMatch run of one split score the same videos)
+    score_unlabeled_every: float = field(default=0.0, metadata=_range(0))
+    score_unlabeled_videos: int = field(default=0, metadata=_range(0))
     log_every: int = field(default=10, metadata=_range(1))
     progress: bool = True
 

@@ -23,11 +23,13 @@ from cmpl.engine import distributed
 from cmpl.engine.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from cmpl.engine.evaluate import EvalResult, evaluate
 from cmpl.engine.metrics import MetricWriter, RunningMean, pooled_pseudo_label_accuracy
-from cmpl.engine.optim import build_optimizer, build_scheduler, resolve_iterations
+from cmpl.engine.optim import build_optimizer, build_scheduler, iterations_per_epoch, resolve_iterations
 from cmpl.engine.run_data import RunData, prepare_run_data
 from cmpl.engine.runtime import clip_specs, resolve_device, test_clips, test_records, use_amp
 from cmpl.engine.streams import endless_loader
+from cmpl.engine.unlabeled_scores import score_unlabeled, scored_videos, write_scores
 from cmpl.methods import LabeledBatch, Method, UnlabeledBatch, build_method
+from cmpl.run_files import score_summary
 
 __all__ = ["Trainer"]
 
@@ -54,6 +56,13 @@ class Trainer:
 
         self.data: RunData = prepare_run_data(config, self.run_dir, reuse_split=resume)
         config = self.config = resolve_iterations(config, len(self.data.unlabeled), self.world)
+        every = config.train.score_unlabeled_every * iterations_per_epoch(
+            config, len(self.data.unlabeled), self.world
+        )
+        self.score_every = max(1, round(every)) if every > 0 else 0
+        self.scored = scored_videos(
+            self.data.unlabeled, config.train.score_unlabeled_videos, config.data.split_seed
+        )
         self.method: Method = build_method(config, self.data.num_classes).to(self.device)
         if config.train.sync_batchnorm and self.world > 1:
             if self.device.type != "cuda":
@@ -217,6 +226,8 @@ class Trainer:
                 self._save()
             if c.train.eval_every and it % c.train.eval_every == 0 and it != total:
                 self._evaluate(it)
+            if self.score_every and it % self.score_every == 0:
+                self._score_unlabeled(it)
         bar.close()
         return self._finish()
 
@@ -305,6 +316,24 @@ class Trainer:
                 prefix="eval",
             )
         return result
+
+    def _score_unlabeled(self, step: int) -> None:
+        scores = score_unlabeled(
+            self.method,
+            self.scored,
+            self.config,
+            num_classes=self.data.num_classes,
+            device=self.device,
+            normalize=self._model_input,
+            amp=self.amp,
+        )
+        if not distributed.is_main():
+            return
+        write_scores(self.run_dir, step, scores, self.scored)
+        if self.writer:
+            summaries = {role: score_summary(scores, role) for role in scores["roles"]}
+            values = {f"{key}_{role}": v for role, summary in summaries.items() for key, v in summary.items()}
+            self.writer.write(step, values, prefix="unlabeled")
 
     def _finish(self) -> dict[str, Any]:
         result = self._evaluate(self.progress.iteration)
