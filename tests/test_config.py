@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from cmpl.config import Config, ConfigError, config_to_dict, load_config, save_config
 from cmpl.engine.optim import resolve_iterations
+from cmpl.models import build_model
 
 
 def test_defaults_follow_the_paper():
@@ -91,9 +94,12 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 )
 def test_every_shipped_config_loads(path):
     c = load_config(path)
+    with torch.device("meta"):  # the names build (no memory, no compute)
+        build_model(c.model.primary, 400, c.model)
+        build_model(c.model.auxiliary, 400, c.model)
     assert c.method.name in ("supervised", "fixmatch", "cmpl")
     if path.parent.name in ("kinetics400", "ucf101"):  # the paper's runs
-        assert c.schedule.epochs > 0 and c.model.primary in ("r50", "r18", "r50_w0.25")  # the last: Sec. 4.4
+        assert c.schedule.epochs > 0 and c.model.primary in ("r50", "r18", "r50_w0.25", "slowfast_r50")
     else:  # the demo recipe on real clips: a held-out test split of a plain folder per class
         assert c.data.format == "folder" and c.data.test_fraction > 0 and c.schedule.iterations > 0
 
@@ -132,10 +138,27 @@ def test_base_chain_merges_sections_and_detects_loops(tmp_path):
 
 def test_epochs_become_iterations_over_the_unlabeled_set():
     c = load_config(None, ["schedule.epochs=2", "schedule.warmup_iterations=3", "train.labeled_batch=2"])
-    resolved = resolve_iterations(c, num_items=1000, global_batch=2 * 5 * 4)
+    resolved = resolve_iterations(c, num_items=1000, world=4)  # global unlabeled batch 2 x 5 x 4
     assert resolved.schedule.iterations == 50 and resolved.schedule.epochs == 0
     with pytest.raises(ConfigError, match="warmup"):
-        resolve_iterations(c, num_items=10, global_batch=40)
+        resolve_iterations(c, num_items=10, world=4)
+
+
+def test_fig4b_sweep_keeps_the_iteration_count_of_the_base():
+    """Fig. 4b varies B_u/B_l at a fixed iteration count: epochs count the base's ratio (5), not the row's."""
+    base = load_config(CONFIGS / "kinetics400" / "ablation_base.yaml")
+    counts = {
+        ratio: resolve_iterations(
+            load_config(
+                CONFIGS / "kinetics400" / "ablation_base.yaml",
+                [f"method.unlabeled_ratio={ratio}", "schedule.epoch_unlabeled_ratio=5"],
+            ),
+            num_items=240_000,
+            world=16,
+        ).schedule.iterations
+        for ratio in (1, 2, 5, 10)
+    }
+    assert set(counts.values()) == {resolve_iterations(base, num_items=240_000, world=16).schedule.iterations}
 
 
 def test_iterations_and_epochs_together_is_an_error():
@@ -151,3 +174,35 @@ def test_split_group_pattern_must_be_a_regex():
     with pytest.raises(ConfigError, match=r"data.split_group_pattern: not a regular expression"):
         load_config(None, ["data.split_group_pattern=_c(\\d+$"])
     assert load_config(None, ["data.split_group_pattern=_c\\d+$"]).data.split_group_pattern == "_c\\d+$"
+
+
+def test_outside_unlabeled_source_is_checked():
+    c = load_config(CONFIGS / "ucf101" / "cmpl_r50_kinetics_unlabeled.yaml")
+    assert (c.data.labeled_per_class, c.data.unlabeled_format) == (0, "kinetics400")
+    with pytest.raises(ConfigError, match="unlabeled_root"):
+        load_config(None, ["data.unlabeled_format=videos"])
+    with pytest.raises(ConfigError, match="labeled_per_class"):
+        load_config(None, ["data.labeled_per_class=0"])
+
+
+README = (CONFIGS / "README.md").read_text()
+_OVERRIDE_SETS = sorted(
+    {span for span in re.findall(r"`([^`]+)`", README) if all("=" in token for token in span.split())}
+)
+
+
+def test_configs_readme_names_only_shipped_configs():
+    named = set(re.findall(r"`((?:ucf101|kinetics400)/\w+\.yaml)`", README))
+    assert len(named) > 10
+    assert all((CONFIGS / name).is_file() for name in named), sorted(
+        n for n in named if not (CONFIGS / n).is_file()
+    )
+
+
+@pytest.mark.parametrize("overrides", _OVERRIDE_SETS)
+def test_every_override_line_of_the_configs_readme_validates(overrides):
+    """Each override set in configs/README.md, on the ablation base, loads and builds its networks."""
+    c = load_config(CONFIGS / "kinetics400" / "ablation_base.yaml", overrides.split())
+    with torch.device("meta"):
+        build_model(c.model.primary, 400, c.model)
+        build_model(c.model.auxiliary, 400, c.model)

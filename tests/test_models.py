@@ -1,4 +1,5 @@
-"""The 3D-ResNet: the paper's sizes, every Table 3 variant, temporal kernels and clear name errors."""
+"""The networks: the paper's sizes (Table A4), Slow-only, SlowFast-R50, every Table 3 variant, temporal kernels
+and clear name errors."""
 
 from __future__ import annotations
 
@@ -13,13 +14,49 @@ def _params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def test_r50_matches_slow_only_size_and_compute():
-    model = build_model("r50", num_classes=400).eval()
-    assert _params(model) == pytest.approx(32.45e6, rel=1e-3)
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(torch.zeros(1, 3, 8, 224, 224))
-    macs = counter.get_total_flops() / 2
-    assert macs == pytest.approx(41.7e9, rel=1e-2)
+def _macs(model: torch.nn.Module, frames: int) -> float:
+    """Multiply-accumulates of one 224 x 224 clip, counted on the meta device (shapes only, no compute);
+    FlopCounterMode counts a multiply-add as two FLOPs."""
+    with torch.device("meta"), FlopCounterMode(display=False) as counter, torch.no_grad():
+        model.to("meta").eval()(torch.zeros(1, 3, frames, 224, 224))
+    return counter.get_total_flops() / 2
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "macs"),
+    [("r50", 33.02e6, 51.5e9), ("slow_r50", 32.45e6, 41.7e9)],  # Table A4; PySlowFast SLOW_8x8_R50
+)
+def test_r50_layouts_match_published_size_and_compute(name, params, macs):
+    with torch.device("meta"):
+        model = build_model(name, num_classes=400)
+    assert _params(model) == pytest.approx(params, rel=1e-3)
+    assert _macs(model, 8) == pytest.approx(macs, rel=1e-2)
+
+
+def test_r50_is_table_a4_layout():
+    model = build_model("r50", num_classes=10)
+    assert model.stem[0][0].kernel_size == (5, 7, 7) and model.stem[0][0].stride == (1, 2, 2)
+    assert all(stage[0].conv_a[0].kernel_size == (3, 1, 1) for stage in model.stages)
+    assert [stage[0].conv_a[0].kernel_size[0] for stage in build_model("slow_r50", 10).stages] == [1, 1, 3, 3]
+
+
+def test_slowfast_r50_size_output_and_no_dropout():
+    """34.5-34.6 M parameters at 400 classes (PySlowFast / mmaction2 model zoos); 32 frames in, 8 to slow."""
+    with torch.device("meta"):
+        assert _params(build_model("slowfast_r50", num_classes=400)) == pytest.approx(34.55e6, rel=1e-2)
+    small = build_model("slowfast_r50", num_classes=5, dropout=0.9).train()
+    x = torch.randn(2, 3, 32, 32, 32)
+    with torch.no_grad():
+        assert small(x).shape == (2, 5)
+        small.eval()
+        reference = small(x)
+        small.train()
+        for m in small.modules():  # keep batch statistics out of the comparison
+            if isinstance(m, torch.nn.BatchNorm3d):
+                m.eval()
+        assert torch.allclose(small(x, no_dropout=slice(0, 2)), reference, atol=1e-5)
+    with pytest.raises(ValueError, match="multiple of alpha"):
+        small(torch.randn(1, 3, 30, 32, 32))
 
 
 def test_quarter_width_auxiliary_is_about_2_2m_parameters():
@@ -30,7 +67,7 @@ def test_quarter_width_auxiliary_is_about_2_2m_parameters():
 def test_every_table3_variant_builds_and_runs(name):
     model = build_model(name, num_classes=7).eval()
     with torch.no_grad():
-        out = model(torch.randn(2, 3, 4, 32, 32))
+        out = model(torch.randn(2, 3, 8 if name.startswith("slowfast") else 4, 32, 32))
     assert out.shape == (2, 7)
 
 
@@ -41,10 +78,10 @@ def test_width_scales_channels_and_depth_selects_blocks():
 
 
 def test_no_temporal_downsampling_and_temporal_kernels_matter():
-    """The default Slow-only model mixes frames only in res4/res5; a 2D variant never mixes them."""
+    """Slow-only mixes frames only in res4/res5; a 2D variant never mixes them."""
     x = torch.randn(1, 3, 8, 32, 32)
-    frame_wise = build_model("r18", 5, temporal_kernels=(1, 1, 1, 1)).eval()
-    slow = build_model("r18", 5).eval()
+    frame_wise = build_model("r18", 5, temporal_kernels=(1, 1, 1, 1), stem_temporal_kernel=1).eval()
+    slow = build_model("slow_r18", 5).eval()
     for m in slow.modules():  # undo the zero-init of residual branches, which hides them at start
         if isinstance(m, torch.nn.BatchNorm3d):
             torch.nn.init.ones_(m.weight)
@@ -57,21 +94,21 @@ def test_no_temporal_downsampling_and_temporal_kernels_matter():
         assert not torch.allclose(slow.features(x), slow.features(x[:, :, perm]), atol=1e-5)
 
 
-def test_table_a4_variant_has_more_parameters_than_slow_only():
-    slow = build_model("r50", 400)
-    i3d = build_model("r50", 400, temporal_kernels=(3, 3, 3, 3), stem_temporal_kernel=5)
-    assert _params(i3d) > _params(slow)
+def test_options_override_the_layout_of_the_name():
+    assert _params(build_model("r50", 10, temporal_kernels=(1, 1, 3, 3), stem_temporal_kernel=1)) == _params(
+        build_model("slow_r50", 10)
+    )
 
 
-@pytest.mark.parametrize("name", ["resnet50", "r51", "r50_wide", "r50_w"])
+@pytest.mark.parametrize("name", ["resnet50", "r51", "r50_wide", "r50_w", "slowfast_r18"])
 def test_bad_names_are_rejected(name):
     with pytest.raises(ValueError, match="unknown model"):
         build_model(name, 10)
 
 
 def test_parse_model_name():
-    assert parse_model_name("r50_w0.125") == (50, 0.125)
-    assert parse_model_name("r18") == (18, 1.0)
+    assert parse_model_name("r50_w0.125") == ("", 50, 0.125)
+    assert parse_model_name("slow_r18") == ("slow_", 18, 1.0)
 
 
 def test_small_input_variant_pools_instead_of_striding():

@@ -17,7 +17,7 @@ from cmpl.analysis.paper_figures import (
 from cmpl.cli import main
 from cmpl.config import load_config
 from cmpl.engine.trainer import Trainer
-from cmpl.run_files import read_metrics
+from cmpl.run_files import read_metrics, read_unlabeled_scores
 from tests.helpers import fast_overrides
 
 NAMES = ["a", "b", "c", "d"]
@@ -101,17 +101,31 @@ def test_report_commands_write_figure_and_numbers(supervised_run, tmp_path):
     assert out.is_file()
 
 
+SCORED = [
+    "train.score_unlabeled_every=0.12",
+    "train.score_unlabeled_videos=6",
+]  # every step (9 per epoch), 6 clips
+
+
 @pytest.mark.slow
 def test_pseudo_label_and_sweep_reports(supervised_run, tiny_synthetic, tmp_path):
     fixmatch = tmp_path / "fixmatch"
-    overrides = [*fast_overrides(tiny_synthetic, fixmatch, "fixmatch", iterations=2), "method.threshold=0.5"]
+    overrides = [
+        *fast_overrides(tiny_synthetic, fixmatch, "fixmatch", iterations=2),
+        "method.threshold=0.5",
+        *SCORED,
+    ]
     Trainer(load_config(None, overrides)).fit()
 
     out = tmp_path / "fig2.png"
-    assert main(["report", "pseudo-labels", str(fixmatch), str(supervised_run), "-o", str(out)]) == 0
+    assert main(["report", "pseudo-labels", str(fixmatch), "-o", str(out)]) == 0
     curves = json.loads(out.with_suffix(".json").read_text())
-    assert curves["fixmatch"]["step"] == [1, 2] and len(curves["fixmatch"]["correct_percent"]) == 2
-    assert curves["supervised"] == {"step": [], "correct_percent": []}  # no pseudo-labels to draw
+    assert curves["fixmatch"]["step"] == [1, 2] and len(curves["fixmatch"]["correct"]) == 2
+    assert all(
+        0 <= c <= q <= 100
+        for c, q in zip(curves["fixmatch"]["correct"], curves["fixmatch"]["quantity"], strict=True)
+    )
+    assert main(["report", "pseudo-labels", str(supervised_run), "-o", str(out)]) == 2  # never scored
     assert out.is_file()
 
     out = tmp_path / "fig4.png"
@@ -147,19 +161,35 @@ def test_each_documented_figure_is_a_figure_not_a_run_folder(figure, capsys):
 
 
 @pytest.mark.slow
-def test_cross_accuracy_report_of_a_cmpl_run(tiny_synthetic, tmp_path):
-    run = tmp_path / "cmpl"
-    overrides = [*fast_overrides(tiny_synthetic, run, "cmpl", iterations=3), "method.threshold=0.0"]
-    Trainer(load_config(None, overrides)).fit()  # threshold 0: every clip is pseudo-labeled
+def test_cross_accuracy_report_scores_cmpl_and_fixmatch_on_the_same_clips(tiny_synthetic, tmp_path):
+    """Fig. 6 from eval-mode scorings: threshold 0, so A labels every scored clip and each curve is the plain
+    accuracy of its network on the 6 scored videos."""
+    runs = {}
+    for method in ("cmpl", "fixmatch"):
+        runs[method] = tmp_path / method
+        overrides = [
+            *fast_overrides(tiny_synthetic, runs[method], method, iterations=3),
+            "method.threshold=0.0",
+        ]
+        Trainer(load_config(None, [*overrides, *SCORED])).fit()
     out = tmp_path / "fig6.png"
-    assert main(["report", "cross-accuracy", str(run), "-o", str(out)]) == 0
+    assert main(["report", "cross-accuracy", str(runs["cmpl"]), str(runs["fixmatch"]), "-o", str(out)]) == 0
     curves = json.loads(out.with_suffix(".json").read_text())
-    rows = read_metrics(run, "train")
-    assert curves["primary"]["step"] == [1, 2, 3]
-    assert curves["primary"]["accuracy"] == pytest.approx(
-        [100 * r["pl_student_correct_primary"] for r in rows]
-    )
-    assert curves["auxiliary"]["accuracy"] == pytest.approx([100 * r["pl_correct_primary"] for r in rows])
+    scorings = read_unlabeled_scores(runs["cmpl"])
+    assert len(scorings[0]["videos"]) == 6 and [s["step"] for s in scorings] == [1, 2, 3]
+    for name, role, run in (
+        ("auxiliary", "auxiliary", "cmpl"),
+        ("primary", "primary", "cmpl"),
+        ("fixmatch", "primary", "fixmatch"),
+    ):
+        expected = [
+            100 * np.mean(np.array(s["roles"][role]["prediction"]) == np.array(s["truth"]))
+            for s in read_unlabeled_scores(runs[run])
+        ]
+        assert curves[name] == {"step": [1, 2, 3], "accuracy": pytest.approx(expected)}, name
+    train_mode = read_metrics(runs["cmpl"], "train")  # per-batch statistics stay in metrics.jsonl
+    assert "pl_correct_primary" in train_mode[-1]
+    assert read_metrics(runs["cmpl"], "unlabeled")[-1]["quantity_primary"] == 1.0
     assert main(["report", "cross-accuracy", str(tmp_path / "nothing"), "-o", str(out)]) == 2
 
 

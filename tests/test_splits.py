@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cmpl.data.annotations import VideoRecord, load_annotations
-from cmpl.data.splits import balanced_split, group_by_stem_pattern, stratified_holdout
+from cmpl.data.splits import balanced_split, category_wise_split, group_by_stem_pattern, stratified_holdout
 from tests.helpers import SHARED_DATA
 
 ROOT = Path("/data/set")
@@ -187,3 +187,17 @@ def test_stratified_holdout_keeps_training_videos_and_refuses_bad_input() -> Non
         stratified_holdout(make_pairs({0: 1, 1: 4}), 0.5, seed=0, group_of=group_by_stem_pattern("_flip$"))
     with pytest.raises(ValueError, match="test fraction"):
         stratified_holdout(make_records({0: 4}), 0.0, seed=0)
+
+
+def test_category_wise_split_follows_the_class_distribution_with_the_same_total() -> None:
+    """Table A3: 30 labeled of 300 videos in classes of 150/100/37/13 -> 15/10/4/1 (largest remainders)."""
+    records = make_records({0: 150, 1: 100, 2: 37, 3: 13})
+    labeled, unlabeled = category_wise_split(records, total=30, seed=0)
+    assert Counter(r.label for r in labeled) == {0: 15, 1: 10, 2: 4, 3: 1}
+    assert len(labeled) + len(unlabeled) == 300 and not {r.path for r in labeled} & {
+        r.path for r in unlabeled
+    }
+    assert category_wise_split(list(reversed(records)), total=30, seed=0)[0] == labeled
+    assert category_wise_split(records, total=30, seed=1)[0] != labeled
+    with pytest.raises(ValueError, match="total"):
+        category_wise_split(records, total=301, seed=0)

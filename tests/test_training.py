@@ -189,3 +189,20 @@ def test_bench_times_floor_and_end_to_end(tiny_synthetic, tmp_path, capsys):
     assert figures["floor_ms"] > 0 and figures["end_to_end_ms"] > 0
     assert figures["clips_per_step"] == 2 + 2 * 2
     assert figures["tflop_per_step"] > 0
+
+
+@pytest.mark.slow
+def test_outside_unlabeled_folder_trains_without_pseudo_label_accuracy(tiny_synthetic, tmp_path):
+    """Table A1's setup: the unlabeled set is a folder of raw videos of its own; with no ground truth the
+    trainer logs how many pseudo-labels pass, never how many are right."""
+    run_dir = tmp_path / "outside"
+    overrides = [
+        *fast_overrides(tiny_synthetic, run_dir, "fixmatch", iterations=2),
+        "data.unlabeled_format=videos",
+        f"data.unlabeled_root={tiny_synthetic / 'videos'}",
+    ]
+    Trainer(load_config(None, overrides)).fit()
+    unlabeled = (run_dir / "unlabeled.txt").read_text().splitlines()
+    assert len(unlabeled) == 12 * 6 and all(line.endswith(" -1") for line in unlabeled)
+    last = read_metrics(run_dir, "train")[-1]
+    assert "pl_mask_primary" in last and not any(key.startswith("pl_accuracy") for key in last)

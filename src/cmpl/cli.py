@@ -135,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crf", type=int, default=23, help="x264 quality, lower is better (default: %(default)s)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
 
-    p = sub.add_parser("split", help="draw the balanced labeled subset of a config and write it as lists")
+    p = sub.add_parser(
+        "split", help="draw the labeled subset of a config (data.labeled_sampling) and write it as lists"
+    )
     _config_args(p)
 
     p = sub.add_parser(
@@ -213,13 +215,24 @@ def build_parser() -> argparse.ArgumentParser:
         "pseudo-labels", help="Fig. 2: correct pseudo-labels / unlabeled clips over training, per run"
     )
     f.set_defaults(draw=lambda report, a: report.pseudo_labels(a.runs, a.output))
-    f.add_argument("runs", type=Path, nargs="+", help="CMPL or FixMatch runs (e.g. one of each)")
+    f.add_argument(
+        "runs",
+        type=Path,
+        nargs="+",
+        help="CMPL or FixMatch runs trained with train.score_unlabeled_every > 0",
+    )
     f.add_argument("-o", "--output", type=Path, default=Path("fig2_pseudo_labels.png"))
     f = figures.add_parser(
-        "cross-accuracy", help="Fig. 6: both networks' accuracy on the clips CMPL's auxiliary labels"
+        "cross-accuracy", help="Fig. 6: accuracy on the clips CMPL's auxiliary labels (eval-mode scorings)"
     )
-    f.set_defaults(draw=lambda report, a: report.cross_accuracy(a.run, a.output))
-    f.add_argument("run", type=Path, help="a CMPL run")
+    f.set_defaults(draw=lambda report, a: report.cross_accuracy(a.run, a.output, a.fixmatch_run))
+    f.add_argument("run", type=Path, help="a CMPL run trained with train.score_unlabeled_every > 0")
+    f.add_argument(
+        "fixmatch_run",
+        type=Path,
+        nargs="?",
+        help="a FixMatch run of the same split, scored at the same steps",
+    )
     f.add_argument("-o", "--output", type=Path, default=Path("fig6_cross_accuracy.png"))
     f = figures.add_parser("sweep", help="Fig. 4: top-1 against one config value across runs")
     f.set_defaults(draw=lambda report, a: report.sweep(a.key, a.runs, a.output))

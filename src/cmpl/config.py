@@ -83,8 +83,18 @@ class DataConfig:
     )
     root: str = "data/synthetic"
     split: int = field(default=1, metadata=_range(1, 3))
-    labeled_per_class: int = field(default=1, metadata=_range(1))
+    labeled_per_class: int = field(default=1, metadata=_range(0))  # 0: every training video is labeled
+    # uniform: labeled_per_class videos of every class (Sec. 4.1); category_wise: labeled_per_class x classes
+    # videos in all, per class in proportion to the training set's class sizes (Table A3)
+    labeled_sampling: str = field(default="uniform", metadata=_choice("uniform", "category_wise"))
     split_seed: int = 0
+    # an unlabeled set of its own instead of the labeled collection's remainder (Table A1: UCF-101 labeled,
+    # Kinetics-400 unlabeled): "videos" (every video under unlabeled_root, no labels) or a dataset format
+    # whose train subset is read and whose labels are ignored; "" = the remainder of the labeled split
+    unlabeled_format: str = field(
+        default="", metadata=_choice("", "videos", "list", "folder", "ucf101", "hmdb51", "kinetics400")
+    )
+    unlabeled_root: str = ""
     keep_labeled_in_unlabeled: bool = False
     # regex removed from file names (no extension) to group videos that must share a side of the split,
     # e.g. "_c\\d+$" for UCF-101 clips of one source video, "_flip$" for mirrored copies; "" = no groups
@@ -115,8 +125,10 @@ class NetworkOptions:
     """How every network of a run is built, beyond its name: ``cmpl.models.build_model`` takes these as they
     are, so a new option is one field here and its use in ``ResNet3d``."""
 
-    temporal_kernels: tuple[int, int, int, int] = (1, 1, 3, 3)
-    stem_temporal_kernel: int = field(default=1, metadata=_range(1))
+    # res2-res5 temporal kernels and conv1's; null: the name's layout (r50: Table A4's 3,3,3,3 and 5;
+    # slow_r50: PySlowFast Slow-only's 1,1,3,3 and 1)
+    temporal_kernels: tuple[int, int, int, int] | None = None
+    stem_temporal_kernel: int | None = field(default=None, metadata=_range(1))
     dropout: float = field(default=0.5, metadata=_range(0, 1))
     norm_eval: bool = False  # BatchNorm on running statistics only (no batch dependence)
     # frames of a few dozen pixels (the synthetic demo): 3x3 stem, pooling between stages
@@ -181,6 +193,9 @@ class ScheduleConfig:
 
     iterations: int = field(default=1000, metadata=_range(1))
     epochs: float = field(default=0.0, metadata=_range(0))  # > 0: iterations = epochs over the unlabeled set
+    # > 0: an epoch counts this B_u/B_l instead of method.unlabeled_ratio, so a sweep of the ratio (Fig. 4b)
+    # trains the same number of iterations as the base run
+    epoch_unlabeled_ratio: int = field(default=0, metadata=_range(0))
     warmup_iterations: int = field(default=0, metadata=_range(0))
     final_lr_ratio: float = field(default=0.0, metadata=_range(0, 1))
 
@@ -206,6 +221,11 @@ class TrainConfig:
     # consecutive steps with a non-finite loss or gradient (each one skipped) after which training stops
     max_nonfinite_steps: int = field(default=10, metadata=_range(1))
     eval_every: int = field(default=0, metadata=_range(0))
+    # Figs. 2 and 6: every this many epochs (the paper: 10), each network scores the unlabeled set in eval
+    # mode into unlabeled_scores.jsonl; 0: never. score_unlabeled_videos > 0: a fixed sample of that many
+    # (seeded by data.split_seed, so a CMPL and a FixMatch run of one split score the same videos)
+    score_unlabeled_every: float = field(default=0.0, metadata=_range(0))
+    score_unlabeled_videos: int = field(default=0, metadata=_range(0))
     log_every: int = field(default=10, metadata=_range(1))
     progress: bool = True
 
@@ -278,6 +298,8 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
 
 
 def _check(key: str, value: Any, metadata: typing.Mapping[str, Any]) -> None:
+    if value is None:
+        return
     if "choices" in metadata and value not in metadata["choices"]:
         allowed = ", ".join(map(_show, metadata["choices"]))
         raise ConfigError(f"{key}: must be one of {allowed}; got {value!r}")
@@ -399,6 +421,21 @@ def _check_consistency(config: Config) -> None:
     if config.data.weak_short_side < config.data.crop_size:
         raise ConfigError(
             f"data.weak_short_side: {config.data.weak_short_side} is smaller than data.crop_size"
+        )
+    if bool(config.data.unlabeled_format) != bool(config.data.unlabeled_root):
+        raise ConfigError("data.unlabeled_root: set it together with data.unlabeled_format (or neither)")
+    if (
+        config.data.labeled_per_class == 0
+        and not config.data.unlabeled_format
+        and config.method.name != "supervised"
+    ):
+        raise ConfigError(
+            "data.labeled_per_class: 0 labels every training video; give data.unlabeled_format and "
+            "data.unlabeled_root for the unlabeled set"
+        )
+    if config.data.labeled_per_class == 0 and config.data.labeled_sampling != "uniform":
+        raise ConfigError(
+            "data.labeled_per_class: 0 (every video labeled) needs data.labeled_sampling=uniform"
         )
     if config.data.split_group_pattern:
         try:

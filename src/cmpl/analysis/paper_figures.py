@@ -1,11 +1,11 @@
 """The paper's figures (Sec. 1 and 4.3-4.4) from finished runs: the numbers first, then the PNG.
 
 * Fig. 1, :func:`class_gap`: per-class accuracy of a small minus a large network, both supervised.
-* Fig. 2, :func:`correct_pseudo_labels`: the share of unlabeled clips whose pseudo-label for the primary
-  network is correct, over training (logged as ``pl_correct_primary``).
-* Fig. 6, :func:`cross_accuracy`: on the clips CMPL's auxiliary network labels, the accuracy of those labels
-  and of the primary network's own prediction, over training (the FixMatch curve of the paper's figure needs
-  a FixMatch backbone scored on the same clips inside the CMPL run, and is not drawn).
+* Fig. 2, :func:`scored_pseudo_labels`: the share of unlabeled clips whose pseudo-label for the primary
+  network is correct, from the eval-mode scorings of the unlabeled set every few epochs, as the paper
+  measures it (:func:`correct_pseudo_labels` is the per-batch, train-mode view the demo plots).
+* Fig. 6, :func:`cross_accuracy`: on the clips CMPL's auxiliary network labels, the accuracy of those labels,
+  of the primary network's own prediction and of a FixMatch run's network scored on the same videos.
 * Fig. 4, :func:`sweep`: top-1 against one config value across runs (threshold, B_u/B_l, loss weight).
 * Fig. 5, :func:`hold_frames` and :func:`drop_ratios`: how much a network loses when its clip's temporal
   dynamics are removed by re-sampling the frames with a growing stride.
@@ -30,7 +30,7 @@ import yaml
 
 from cmpl.analysis.canvas import plt, save_figure
 from cmpl.errors import BadValueError, MissingFileError
-from cmpl.run_files import pooled_accuracy, read_metrics
+from cmpl.run_files import read_metrics, read_unlabeled_scores, score_summary
 
 __all__ = [
     "BinnedGain",
@@ -47,8 +47,10 @@ __all__ = [
     "plot_cross_accuracy",
     "plot_drop_ratios",
     "plot_gain",
+    "plot_scored_pseudo_labels",
     "plot_sweep",
     "read_class_accuracy",
+    "scored_pseudo_labels",
     "sweep",
 ]
 
@@ -99,32 +101,63 @@ def class_gap(small: ClassAccuracy, large: ClassAccuracy) -> list[tuple[str, flo
 
 
 def correct_pseudo_labels(run_dir: Path) -> tuple[list[int], list[float]]:
-    """Fig. 2's curve of one run: training steps and the percent of unlabeled clips with a correct
-    pseudo-label for the primary network (empty for a supervised run)."""
+    """Per-batch, train-mode view of Fig. 2's quantity (the demo's live curve): training steps and the
+    percent of a window's unlabeled clips with a correct pseudo-label for the primary network (empty for a
+    supervised run)."""
     rows = [r for r in read_metrics(Path(run_dir), "train") if "pl_correct_primary" in r]
     return [r["step"] for r in rows], [100.0 * r["pl_correct_primary"] for r in rows]
 
 
-def cross_accuracy(run_dir: Path) -> dict[str, tuple[list[int], list[float]]]:
-    """Fig. 6 curves of a CMPL run (percent, per log window; windows without pseudo-labels left out):
-    ``auxiliary``, the accuracy of the labels A gives F, and ``primary``, F's own accuracy on those clips."""
-    rows = [r for r in read_metrics(Path(run_dir), "train") if "pl_student_correct_primary" in r]
-    if not rows:
-        raise BadValueError(
-            f"{run_dir}: no CMPL run with ground truth on its unlabeled clips (pl_student_correct)"
-        )
-    rows = [r for r in rows if r["pl_mask_primary"] > 0]
-    steps = [r["step"] for r in rows]
+def scored_pseudo_labels(run_dir: Path) -> dict[str, list[float]]:
+    """Fig. 2 as the paper measures it, from the eval-mode scorings of the unlabeled set
+    (``train.score_unlabeled_every``): per scoring, the percent of clips whose pseudo-label for the primary is
+    confident (``quantity``) and confident and correct (``correct``)."""
+    scorings = read_unlabeled_scores(Path(run_dir))
+    summaries = [score_summary(s, "primary") for s in scorings]
+    if "correct" not in summaries[0]:
+        raise BadValueError(f"{run_dir}: its unlabeled clips carry no ground truth to score pseudo-labels by")
     return {
-        "auxiliary": (
-            steps,
-            [100 * pooled_accuracy(r["pl_correct_primary"], r["pl_mask_primary"]) for r in rows],
-        ),
-        "primary": (
-            steps,
-            [100 * pooled_accuracy(r["pl_student_correct_primary"], r["pl_mask_primary"]) for r in rows],
-        ),
+        "step": [s["step"] for s in scorings],
+        "quantity": [100 * x["quantity"] for x in summaries],
+        "correct": [100 * x["correct"] for x in summaries],
     }
+
+
+def cross_accuracy(
+    run_dir: Path, fixmatch_run: Path | None = None
+) -> dict[str, tuple[list[int], list[float]]]:
+    """Fig. 6 from the eval-mode scorings of a CMPL run: on the clips its auxiliary network labels for the
+    primary (confident), the accuracy of those labels (``auxiliary``), of the primary's own prediction
+    (``primary``) and, with ``fixmatch_run`` scored on the same videos at the same steps, of FixMatch's
+    network (``fixmatch``). Scorings where A labels no clip are left out."""
+    scorings = read_unlabeled_scores(Path(run_dir))
+    if "auxiliary" not in scorings[0]["roles"]:
+        raise BadValueError(f"{run_dir}: not a CMPL run (no auxiliary network scored)")
+    if min(scorings[0]["truth"], default=-1) < 0:
+        raise BadValueError(f"{run_dir}: its unlabeled clips carry no ground truth")
+    other = {}
+    if fixmatch_run is not None:
+        theirs = read_unlabeled_scores(Path(fixmatch_run))
+        if theirs[0].get("videos") != scorings[0].get("videos"):
+            raise BadValueError(
+                f"{fixmatch_run} scored other videos than {run_dir}; use one split and sample"
+            )
+        other = {s["step"]: s["roles"]["primary"]["prediction"] for s in theirs}
+    curves: dict[str, tuple[list[int], list[float]]] = {"auxiliary": ([], []), "primary": ([], [])}
+    if other:
+        curves["fixmatch"] = ([], [])
+    for scoring in scorings:
+        primary, truth = scoring["roles"]["primary"], scoring["truth"]
+        chosen = [i for i, c in enumerate(primary["pseudo_confidence"]) if c >= scoring["threshold"]]
+        if not chosen:
+            continue
+        predictions = {"auxiliary": primary["pseudo_label"], "primary": primary["prediction"]}
+        if other and scoring["step"] in other:
+            predictions["fixmatch"] = other[scoring["step"]]
+        for name, predicted in predictions.items():
+            curves[name][0].append(scoring["step"])
+            curves[name][1].append(100 * sum(predicted[i] == truth[i] for i in chosen) / len(chosen))
+    return curves
 
 
 def sweep(runs: Sequence[Path], key: str) -> list[tuple[Any, float]]:
@@ -250,11 +283,26 @@ def plot_correct_pseudo_labels(runs: Sequence[Path], path: Path) -> None:
     save_figure(fig, path)
 
 
-def plot_cross_accuracy(curves: Mapping[str, tuple[list[int], list[float]]], path: Path) -> None:
-    """Fig. 6: the primary's (blue) and the auxiliary's (orange) accuracy on the clips the auxiliary labels."""
+def plot_scored_pseudo_labels(curves: Mapping[str, Mapping[str, list[float]]], path: Path) -> None:
+    """Fig. 2: per run (named by its folder), the percent of unlabeled clips with a correct pseudo-label."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    for role, color in (("primary", "tab:blue"), ("auxiliary", "tab:orange")):
-        ax.plot(*curves[role], color=color, label=f"{role} network")
+    for name, curve in curves.items():
+        ax.plot(curve["step"], curve["correct"], marker="o", label=name)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("correct pseudo-labels / unlabeled clips (%)")
+    ax.set_title("ratio of correct pseudo-labels (eval mode)")
+    if ax.lines:
+        ax.legend()
+    save_figure(fig, path)
+
+
+def plot_cross_accuracy(curves: Mapping[str, tuple[list[int], list[float]]], path: Path) -> None:
+    """Fig. 6: the primary's (blue), the auxiliary's (orange) and FixMatch's (green) accuracy on the clips
+    the auxiliary labels."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, color in (("primary", "tab:blue"), ("auxiliary", "tab:orange"), ("fixmatch", "tab:green")):
+        if name in curves:
+            ax.plot(*curves[name], color=color, marker="o", label=f"{name} network")
     ax.set_xlabel("iteration")
     ax.set_ylabel("accuracy on clips the auxiliary labels (%)")
     ax.set_title("cross-model supervision")

@@ -40,28 +40,27 @@ def class_gap(small_run: Path, large_run: Path, output: Path) -> list[str]:
 
 
 def pseudo_labels(runs: list[Path], output: Path) -> list[str]:
-    """Fig. 2: correct pseudo-labels / unlabeled clips over training, per run."""
-    pf.plot_correct_pseudo_labels(runs, output)
-    numbers, lines = {}, []
-    for run_dir in runs:
-        steps, values = pf.correct_pseudo_labels(run_dir)
-        numbers[run_dir.name] = {"step": steps, "correct_percent": values}
-        last = f"{values[-1]:.1f} % at step {steps[-1]}" if steps else "no pseudo-labels logged"
-        lines.append(f"{run_dir}: {last}")
+    """Fig. 2: correct pseudo-labels / unlabeled clips over training, per run, from its eval-mode scorings."""
+    numbers = {run_dir.name: pf.scored_pseudo_labels(run_dir) for run_dir in runs}
+    pf.plot_scored_pseudo_labels(numbers, output)
+    lines = [
+        f"{name}: {curve['correct'][-1]:.1f} % correct, {curve['quantity'][-1]:.1f} % labeled at step "
+        f"{curve['step'][-1]}"
+        for name, curve in numbers.items()
+    ]
     return [*lines, _save_numbers(output, numbers)]
 
 
-def cross_accuracy(run_dir: Path, output: Path) -> list[str]:
-    """Fig. 6: both networks' accuracy on the clips CMPL's auxiliary labels."""
-    curves = pf.cross_accuracy(run_dir)
+def cross_accuracy(run_dir: Path, output: Path, fixmatch_run: Path | None = None) -> list[str]:
+    """Fig. 6: accuracy on the clips CMPL's auxiliary labels: its labels, the primary's and FixMatch's."""
+    curves = pf.cross_accuracy(run_dir, fixmatch_run)
     pf.plot_cross_accuracy(curves, output)
-    lines = []
-    if curves["primary"][0]:
-        lines.append(
-            f"last window: auxiliary labels {curves['auxiliary'][1][-1]:.1f} % right, "
-            f"primary {curves['primary'][1][-1]:.1f} % on the same clips"
-        )
-    numbers = {role: {"step": steps, "accuracy": values} for role, (steps, values) in curves.items()}
+    lines = [
+        f"last scoring: {name} {values[-1]:.1f} % on the clips the auxiliary labels"
+        for name, (_, values) in curves.items()
+        if values
+    ]
+    numbers = {name: {"step": steps, "accuracy": values} for name, (steps, values) in curves.items()}
     return [*lines, _save_numbers(output, numbers)]
 
 

@@ -1,4 +1,4 @@
-"""``cmpl split``: draw a config's balanced labeled subset and write it into the run folder as lists."""
+"""``cmpl split``: draw a config's labeled subset (uniform or category-wise) and write it into the run folder as lists."""
 
 from __future__ import annotations
 

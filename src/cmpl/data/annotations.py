@@ -253,6 +253,25 @@ def read_folder_per_class(
     return Annotations(records, names)
 
 
+def find_videos(root: Path, extensions: Sequence[str] = VIDEO_EXTENSIONS) -> list[VideoRecord]:
+    """Every video anywhere under `root` (hidden ones skipped), sorted, with label -1: a folder of raw videos
+    used as unlabeled data."""
+    root = Path(os.path.abspath(root))
+    if not root.is_dir():
+        raise AnnotationError(f"{root}: folder not found")
+    wanted = {e.lower() for e in extensions}
+    videos = sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix.lower() in wanted
+        and p.is_file()
+        and not any(x.startswith(".") for x in p.relative_to(root).parts)
+    )
+    if not videos:
+        raise AnnotationError(f"{root}: holds no video ({', '.join(sorted(wanted))})")
+    return [VideoRecord(p, -1) for p in videos]
+
+
 def find_missing(records: Sequence[VideoRecord]) -> list[Path]:
     """Every record whose file does not exist (all of them, in record order)."""
     return [r.path for r in records if not os.path.isfile(r.path)]

@@ -1,4 +1,5 @@
-"""Balanced labeled subsets (k videos per class, seeded) and the unlabeled remainder.
+"""Labeled subsets (k videos per class, or the class distribution's share of a total; seeded) and the unlabeled
+remainder.
 
 The paper samples 1 or 10 videos per class on UCF-101 and 6 or 60 on Kinetics-400, and averages three seeds,
 so a split must be a pure function of (records, k, seed): records are sorted by path before any random choice,
@@ -40,24 +41,57 @@ def balanced_split(
     """
     if per_class < 1:
         raise BadValueError(f"per_class must be >= 1, got {per_class}")
+    by_class = _by_class(sorted(records, key=lambda r: r.path.as_posix()))
+    labels = range(len(class_names)) if class_names is not None else sorted(by_class)
+    for label in labels:
+        found = len(by_class.get(label, []))
+        if found < per_class:
+            name = f"{class_names[label]!r} ({label})" if class_names is not None else str(label)
+            raise BadValueError(f"class {name} has {found} videos, fewer than per_class={per_class}")
+    counts = dict.fromkeys(labels, per_class)
+    return _split(records, counts, seed, group_of, keep_labeled_in_unlabeled)
+
+
+def category_wise_split(
+    records: Sequence[VideoRecord],
+    total: int,
+    seed: int,
+    group_of: Callable[[VideoRecord], str] | None = None,
+    keep_labeled_in_unlabeled: bool = False,
+) -> tuple[list[VideoRecord], list[VideoRecord]]:
+    """The paper's Table A3 "category-wise" scheme: `total` labeled videos whose per-class counts follow the
+    class distribution of `records` (largest-remainder rounding of total x class share, so the counts sum to
+    `total`; ties go to the lower label). Videos are drawn within each class as in :func:`balanced_split`."""
+    by_class = _by_class(sorted(records, key=lambda r: r.path.as_posix()))
+    size = sum(len(v) for v in by_class.values())
+    if not 1 <= total <= size:
+        raise BadValueError(f"total must be in [1, {size}] (the number of videos), got {total}")
+    shares = {label: total * len(members) / size for label, members in sorted(by_class.items())}
+    counts = {label: int(share) for label, share in shares.items()}
+    by_remainder = sorted(shares, key=lambda label: (counts[label] - shares[label], label))
+    for label in by_remainder[: total - sum(counts.values())]:
+        counts[label] += 1
+    return _split(records, counts, seed, group_of, keep_labeled_in_unlabeled)
+
+
+def _split(
+    records: Sequence[VideoRecord],
+    counts: dict[int, int],
+    seed: int,
+    group_of: Callable[[VideoRecord], str] | None,
+    keep_labeled_in_unlabeled: bool,
+) -> tuple[list[VideoRecord], list[VideoRecord]]:
+    """At least `counts[label]` videos of every class, whole groups taken in seeded order, classes in label
+    order with one generator; both lists sorted by path."""
     ordered = sorted(records, key=lambda r: r.path.as_posix())
     by_class = _by_class(ordered)
-    labels = range(len(class_names)) if class_names is not None else sorted(by_class)
     key = group_of if group_of is not None else (lambda r: r.path.as_posix())
     _check_groups_within_classes(ordered, key)
-
-    def name(label: int) -> str:
-        return f"{class_names[label]!r} ({label})" if class_names is not None else str(label)
-
     rng = np.random.default_rng(seed)
     chosen: set[str] = set()
-    for label in labels:
-        members = by_class.get(label, [])
-        if len(members) < per_class:
-            raise BadValueError(
-                f"class {name(label)} has {len(members)} videos, fewer than per_class={per_class}"
-            )
-        chosen.update(_take_groups(_groups(members, key), per_class, rng))
+    for label in sorted(counts):
+        if counts[label] > 0:
+            chosen.update(_take_groups(_groups(by_class[label], key), counts[label], rng))
     labeled = [r for r in ordered if r.path.as_posix() in chosen]
     unlabeled = (
         ordered if keep_labeled_in_unlabeled else [r for r in ordered if r.path.as_posix() not in chosen]

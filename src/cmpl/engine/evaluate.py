@@ -14,7 +14,7 @@ from tqdm import tqdm
 from cmpl.data.datasets import TestClips
 from cmpl.engine import distributed
 
-__all__ = ["EvalResult", "accuracy_metrics", "evaluate", "predict_video_probs"]
+__all__ = ["EvalResult", "accuracy_metrics", "evaluate", "predict_dataset", "predict_video_probs"]
 
 
 @dataclass
@@ -74,7 +74,35 @@ def evaluate(
     amp: bool,
     progress: bool = False,
 ) -> EvalResult:
-    """Each rank scores every ``world_size``-th video; rank results are gathered so all ranks return the same."""
+    """Accuracy of ``model`` on every video of ``dataset`` (:func:`predict_dataset`)."""
+    probs, labels = predict_dataset(
+        model,
+        dataset,
+        num_classes=num_classes,
+        device=device,
+        normalize=normalize,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        amp=amp,
+        progress=progress,
+    )
+    return accuracy_metrics(probs, labels, num_classes)
+
+
+def predict_dataset(
+    model: nn.Module,
+    dataset: TestClips,
+    *,
+    num_classes: int,
+    device: torch.device,
+    normalize: Callable[[torch.Tensor], torch.Tensor],
+    batch_size: int,
+    num_workers: int,
+    amp: bool,
+    progress: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval-mode class probabilities ``(N, K)`` and labels ``(N,)`` of every video, in dataset order. Each rank
+    scores every ``world_size``-th video; rank results are gathered so all ranks return the same."""
     was_training = model.training
     model.eval()
     shard = Subset(dataset, range(distributed.rank(), len(dataset), distributed.world_size()))
@@ -89,9 +117,15 @@ def evaluate(
     probs_t = torch.cat(probs) if probs else torch.zeros(0, num_classes)
     labels_t = torch.cat(labels) if labels else torch.zeros(0, dtype=torch.long)
     if dist.is_initialized():
-        gathered: list = [None] * dist.get_world_size()
+        world = dist.get_world_size()
+        gathered: list = [None] * world
         dist.all_gather_object(gathered, (probs_t, labels_t))
-        probs_t = torch.cat([p for p, _ in gathered])
-        labels_t = torch.cat([y for _, y in gathered])
+        order = [
+            i for r in range(world) for i in range(r, len(dataset), world)
+        ]  # rank r held r, r+world, ...
+        inverse = torch.empty(len(order), dtype=torch.long)
+        inverse[torch.tensor(order, dtype=torch.long)] = torch.arange(len(order))
+        probs_t = torch.cat([p for p, _ in gathered])[inverse]
+        labels_t = torch.cat([y for _, y in gathered])[inverse]
     model.train(was_training)
-    return accuracy_metrics(probs_t, labels_t, num_classes)
+    return probs_t, labels_t

@@ -10,7 +10,7 @@ from torch import nn
 
 from cmpl.config import Config, ConfigError
 
-__all__ = ["build_optimizer", "build_scheduler", "resolve_iterations", "scaled_lr"]
+__all__ = ["build_optimizer", "build_scheduler", "iterations_per_epoch", "resolve_iterations", "scaled_lr"]
 
 
 def scaled_lr(config: Config, world_size: int) -> float:
@@ -43,12 +43,19 @@ def build_scheduler(optimizer: torch.optim.Optimizer, config: Config) -> torch.o
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def resolve_iterations(config: Config, num_items: int, global_batch: int) -> Config:
-    """Turn ``schedule.epochs`` into an iteration count over ``num_items`` videos at ``global_batch``."""
+def iterations_per_epoch(config: Config, num_items: int, world: int) -> float:
+    """Steps of one pass of the global unlabeled batch over ``num_items`` videos (``schedule`` docstring)."""
+    ratio = config.schedule.epoch_unlabeled_ratio or config.method.unlabeled_ratio
+    return num_items / (config.train.labeled_batch * ratio * world)
+
+
+def resolve_iterations(config: Config, num_items: int, world: int) -> Config:
+    """Turn ``schedule.epochs`` into an iteration count over ``num_items`` unlabeled videos, at the global
+    unlabeled batch of ``world`` processes (with ``schedule.epoch_unlabeled_ratio`` in place of B_u/B_l)."""
     s = config.schedule
     if s.epochs == 0:
         return config
-    iterations = max(1, math.ceil(s.epochs * num_items / global_batch))
+    iterations = max(1, math.ceil(s.epochs * iterations_per_epoch(config, num_items, world)))
     if s.warmup_iterations >= iterations:
         raise ConfigError(
             f"schedule.warmup_iterations: {s.warmup_iterations} is not below the {iterations} "

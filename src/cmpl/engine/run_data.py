@@ -13,6 +13,7 @@ from cmpl.config import Config
 from cmpl.data.annotations import (
     Annotations,
     VideoRecord,
+    find_videos,
     load_annotations,
     read_class_names,
     read_path_label_list,
@@ -21,7 +22,7 @@ from cmpl.data.annotations import (
 )
 from cmpl.data.check import find_bad_videos
 from cmpl.data.decode import VideoDecodeError
-from cmpl.data.splits import balanced_split, group_by_stem_pattern, stratified_holdout
+from cmpl.data.splits import balanced_split, category_wise_split, group_by_stem_pattern, stratified_holdout
 from cmpl.data.synthetic import make_synthetic
 from cmpl.engine import distributed
 
@@ -49,19 +50,33 @@ def load_dataset(config: Config, subset: str) -> Annotations:
     """Annotations of the configured dataset; the synthetic one is generated on first use."""
     d = config.data
     root = Path(d.root)
-    if d.format == "synthetic":
-        if distributed.is_main():
-            make_synthetic(
-                root,
-                train_per_class=d.synthetic_train_per_class,
-                test_per_class=d.synthetic_test_per_class,
-                seed=d.synthetic_seed,
-                progress=config.train.progress,
-            )
-        distributed.barrier()
-        return load_annotations("list", root, subset)
-    kwargs = {"split": d.split} if d.format in ("ucf101", "hmdb51") else {}
-    return load_annotations(d.format, root, subset, drop_missing=d.format == "kinetics400", **kwargs)
+    if d.format != "synthetic":
+        return _read(d.format, root, subset, d.split)
+    if distributed.is_main():
+        make_synthetic(
+            root,
+            train_per_class=d.synthetic_train_per_class,
+            test_per_class=d.synthetic_test_per_class,
+            seed=d.synthetic_seed,
+            progress=config.train.progress,
+        )
+    distributed.barrier()
+    return load_annotations("list", root, subset)
+
+
+def _read(fmt: str, root: Path, subset: str, split: int) -> Annotations:
+    kwargs = {"split": split} if fmt in ("ucf101", "hmdb51") else {}
+    return load_annotations(fmt, root, subset, drop_missing=fmt == "kinetics400", **kwargs)
+
+
+def _outside_unlabeled(config: Config) -> list[VideoRecord]:
+    """``data.unlabeled_format``'s videos, labels dropped: another collection's class indices mean nothing
+    here, and without ground truth the trainer logs no pseudo-label accuracy."""
+    d = config.data
+    if d.unlabeled_format == "videos":
+        return find_videos(Path(d.unlabeled_root))
+    records = _read(d.unlabeled_format, Path(d.unlabeled_root), "train", d.split).records
+    return [VideoRecord(r.path, -1) for r in records]
 
 
 def _check_labeled_videos(labeled: list[VideoRecord]) -> None:
@@ -110,14 +125,28 @@ def prepare_run_data(config: Config, run_dir: Path, reuse_split: bool = False) -
         )
     else:
         test_records = load_dataset(config, "test").records
-    labeled, unlabeled = balanced_split(
-        train_records,
-        d.labeled_per_class,
-        d.split_seed,
-        group_of=group_of,
-        keep_labeled_in_unlabeled=d.keep_labeled_in_unlabeled,
-        class_names=train.class_names,
-    )
+    if d.labeled_per_class == 0:
+        labeled = sorted(train_records, key=lambda r: r.path.as_posix())
+        unlabeled = labeled if d.keep_labeled_in_unlabeled else []
+    elif d.labeled_sampling == "category_wise":
+        labeled, unlabeled = category_wise_split(
+            train_records,
+            d.labeled_per_class * len(train.class_names),
+            d.split_seed,
+            group_of=group_of,
+            keep_labeled_in_unlabeled=d.keep_labeled_in_unlabeled,
+        )
+    else:
+        labeled, unlabeled = balanced_split(
+            train_records,
+            d.labeled_per_class,
+            d.split_seed,
+            group_of=group_of,
+            keep_labeled_in_unlabeled=d.keep_labeled_in_unlabeled,
+            class_names=train.class_names,
+        )
+    if d.unlabeled_format:
+        unlabeled = _outside_unlabeled(config)
     _check_labeled_videos(labeled)
     if distributed.is_main():
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -29,14 +29,16 @@ from cmpl.engine.checkpoint import (
 from cmpl.engine.evaluate import EvalResult, evaluate
 from cmpl.engine.guard import NonFiniteGuard
 from cmpl.engine.metrics import MetricWriter, RunningMean, pooled_pseudo_label_accuracy
-from cmpl.engine.optim import build_optimizer, build_scheduler, resolve_iterations
+from cmpl.engine.optim import build_optimizer, build_scheduler, iterations_per_epoch, resolve_iterations
 from cmpl.engine.run_data import RunData, prepare_run_data
 from cmpl.engine.run_folder import claim_run_folder, truncate_metrics
 from cmpl.engine.runtime import clip_specs, enabled_on, resolve_device, test_clips, test_records, use_amp
 from cmpl.engine.stop import StopSignals
 from cmpl.engine.streams import endless_loader
+from cmpl.engine.unlabeled_scores import score_unlabeled, scored_videos, write_scores
 from cmpl.errors import CheckpointError, TrainingStopped, UserError
 from cmpl.methods import LabeledBatch, Method, UnlabeledBatch, build_method
+from cmpl.run_files import score_summary
 
 __all__ = ["RESUME_CHECKED_SECTIONS", "Trainer", "config_changes"]
 
@@ -102,8 +104,14 @@ class Trainer:
     def _build(self, config: Config, resume: bool) -> None:
         """Everything after the folder is claimed; ``__init__`` releases the folder if this fails."""
         self.data: RunData = prepare_run_data(config, self.run_dir, reuse_split=resume)
-        unlabeled_batch = config.train.labeled_batch * config.method.unlabeled_ratio * self.world
-        config = self.config = resolve_iterations(config, len(self.data.unlabeled), unlabeled_batch)
+        config = self.config = resolve_iterations(config, len(self.data.unlabeled), self.world)
+        every = config.train.score_unlabeled_every * iterations_per_epoch(
+            config, len(self.data.unlabeled), self.world
+        )
+        self.score_every = max(1, round(every)) if every > 0 else 0
+        self.scored = scored_videos(
+            self.data.unlabeled, config.train.score_unlabeled_videos, config.data.split_seed
+        )
         self.method: Method = build_method(config, self.data.num_classes).to(self.device)
         if config.train.sync_batchnorm and self.world > 1:
             if self.device.type != "cuda":
@@ -271,6 +279,8 @@ class Trainer:
                         self._save()
                     if c.train.eval_every and it % c.train.eval_every == 0 and it != total:
                         self._evaluate(it, keep_best=True)
+                    if self.score_every and it % self.score_every == 0:
+                        self._score_unlabeled(it)
                     if self._stop_requested(stop, it) and it < total:
                         self._stop(stop.received or "a signal")
                 bar.close()
@@ -427,6 +437,24 @@ class Trainer:
             self.progress.best_top1 = result.top1
             self._save(self.checkpoint_path.with_name("best.pt"))
         return result
+
+    def _score_unlabeled(self, step: int) -> None:
+        scores = score_unlabeled(
+            self.method,
+            self.scored,
+            self.config,
+            num_classes=self.data.num_classes,
+            device=self.device,
+            normalize=self._model_input,
+            amp=self.amp,
+        )
+        if not distributed.is_main():
+            return
+        write_scores(self.run_dir, step, scores, self.scored)
+        if self.writer:
+            summaries = {role: score_summary(scores, role) for role in scores["roles"]}
+            values = {f"{key}_{role}": v for role, summary in summaries.items() for key, v in summary.items()}
+            self.writer.write(step, values, prefix="unlabeled")
 
     def _finish(self) -> dict[str, Any]:
         result = self._evaluate(self.progress.iteration)

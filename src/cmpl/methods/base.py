@@ -85,6 +85,11 @@ class Method(nn.Module):
         logs = {f"loss_sup_{role}": loss.detach() for role, loss in losses.items()}
         return StepOutput(sum(losses.values()), logs)
 
+    def teachers(self, probs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The distribution that labels each role's unlabeled clips, from every role's weak-view prediction:
+        its own (FixMatch's self-training); CMPL takes the other network's. Used to score pseudo-labels."""
+        return probs
+
     def forward(self, labeled: LabeledBatch, unlabeled: UnlabeledBatch | None) -> StepOutput:
         """``training_step`` behind ``__call__``, so DistributedDataParallel can wrap a method."""
         return self.training_step(labeled, unlabeled)

@@ -18,6 +18,12 @@ from cmpl.methods.losses import confident_targets, masked_cross_entropy, pseudo_
 class CMPL(Method):
     roles = ("primary", "auxiliary")
 
+    def teachers(self, probs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """By ``method.pseudo_labels``: cross (each network labels the other's clips) or Appendix A's schemes."""
+        cfg = self.config
+        chosen = select_teachers(probs["primary"], probs["auxiliary"], cfg.pseudo_labels, cfg.threshold)
+        return dict(zip(self.roles, chosen, strict=True))
+
     def training_step(self, labeled: LabeledBatch, unlabeled: UnlabeledBatch | None) -> StepOutput:
         cfg = self.config
         if unlabeled is None:
@@ -32,15 +38,7 @@ class CMPL(Method):
             )
             for role in self.roles
         }
-        teachers = dict(
-            zip(
-                self.roles,
-                select_teachers(
-                    outputs["primary"][2], outputs["auxiliary"][2], cfg.pseudo_labels, cfg.threshold
-                ),
-                strict=True,
-            )
-        )
+        teachers = self.teachers({role: outputs[role][2] for role in self.roles})
         losses: dict[str, torch.Tensor] = {}
         logs: dict[str, torch.Tensor] = {}
         for role in self.roles:

@@ -1,9 +1,10 @@
-"""One configurable 3D-ResNet, in the style of PySlowFast's Slow pathway.
+"""One configurable 3D-ResNet: the paper's Table A4 network, PySlowFast's Slow-only, or anything between.
 
 Depth picks the block type and stage sizes, a width multiplier scales every channel count, and per-stage
-temporal kernel sizes turn the same class into a Slow-only network (default ``(1, 1, 3, 3)``: temporal
-convolutions only in res4 and res5, as in the paper's 3D-ResNet50), an I3D-like one (``(3, 3, 3, 3)`` with a
-5-frame stem, the paper's Table A4) or a frame-wise 2D network (all ones). There is no temporal down-sampling,
+temporal kernel sizes pick the layout. The name says which: ``r50`` is the paper's 3D-ResNet50 (Table A4: a
+5x7x7 stem and a 3x1x1 first convolution in every block of res2-res5), ``slow_r50`` is PySlowFast's
+SLOW_8x8_R50 (a 1x7x7 stem, temporal kernels only in res4 and res5); ``model.temporal_kernels`` and
+``model.stem_temporal_kernel`` override either (all ones: a frame-wise 2D network). There is no temporal down-sampling,
 so the output keeps every input frame until the global pool. ``small_input`` adapts the network to frames of a
 few dozen pixels (the synthetic demo): a 3x3 stem, and max pooling instead of strided convolutions between
 stages, because a 1x1 strided shortcut drops a few-pixel object three times out of four; with strided
@@ -12,16 +13,14 @@ down-sampling the demo's networks barely learned within its CPU budget.
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from typing import Any
 
 import torch
 from torch import nn
 
 from cmpl.config import NetworkOptions
 
-__all__ = ["ResNet3d", "build_model", "model_names", "parse_model_name"]
+__all__ = ["LAYOUTS", "ResNet3d", "VideoNet", "init_weights", "parse_model_name"]
 
 # depth -> (block type, blocks per stage)
 _DEPTHS: dict[int, tuple[str, tuple[int, int, int, int]]] = {
@@ -31,7 +30,13 @@ _DEPTHS: dict[int, tuple[str, tuple[int, int, int, int]]] = {
     50: ("bottleneck", (3, 4, 6, 3)),
     101: ("bottleneck", (3, 4, 23, 3)),
 }
-_NAME = re.compile(r"^r(?P<depth>\d+)(?:_w(?P<width>\d+(?:\.\d+)?))?$")
+_NAME = re.compile(r"^(?P<layout>slow_)?r(?P<depth>\d+)(?:_w(?P<width>\d+(?:\.\d+)?))?$")
+
+# name prefix -> (temporal kernels of res2-res5, stem temporal kernel)
+LAYOUTS: dict[str, tuple[tuple[int, int, int, int], int]] = {
+    "": ((3, 3, 3, 3), 5),  # the paper's Table A4
+    "slow_": ((1, 1, 3, 3), 1),  # PySlowFast's Slow-only (SLOW_8x8_R50)
+}
 
 
 def _conv_bn(
@@ -86,76 +91,21 @@ def _shortcut(c_in: int, c_out: int, spatial_stride: int) -> nn.Module:
     return _conv_bn(c_in, c_out, (1, 1, 1), (1, spatial_stride, spatial_stride))
 
 
-class ResNet3d(nn.Module):
-    """Stem, four residual stages, global average pool, dropout and a linear classifier.
+class VideoNet(nn.Module):
+    """What every network of a run shares: global pool, dropout, a linear classifier, ``norm_eval`` and the
+    ``no_dropout`` rows of :meth:`forward`. Subclasses build ``features``."""
 
-    Input ``(B, 3, T, H, W)``; output logits ``(B, num_classes)``.
-    """
-
-    def __init__(
-        self,
-        depth: int,
-        num_classes: int,
-        width: float = 1.0,
-        options: NetworkOptions | None = None,
-    ) -> None:
+    def __init__(self, num_features: int, num_classes: int, options: NetworkOptions) -> None:
         super().__init__()
-        o = options if options is not None else NetworkOptions()
-        temporal_kernels, stem_temporal_kernel, small_input = (
-            o.temporal_kernels,
-            o.stem_temporal_kernel,
-            o.small_input,
-        )
-        self.norm_eval = o.norm_eval
-        if depth not in _DEPTHS:
-            raise ValueError(f"depth must be one of {sorted(_DEPTHS)}, got {depth}")
-        if len(temporal_kernels) != 4 or any(k < 1 or k % 2 == 0 for k in temporal_kernels):
-            raise ValueError(f"temporal_kernels needs four odd sizes, got {tuple(temporal_kernels)}")
-        kind, blocks = _DEPTHS[depth]
-        block = Bottleneck if kind == "bottleneck" else BasicBlock
-        stem_channels = max(1, round(64 * width))
-        size, stride = (3, 1) if small_input else (7, 2)  # frames of a few dozen pixels: pool, never stride
-        self.stem = nn.Sequential(
-            _conv_bn(3, stem_channels, (stem_temporal_kernel, size, size), (1, stride, stride)),
-            nn.ReLU(inplace=True),
-            nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
-        )
-        stages, c_in = [], stem_channels
-        for index, (num_blocks, kt) in enumerate(zip(blocks, temporal_kernels, strict=True)):
-            stage_width = max(1, round(64 * width * 2**index))
-            downsample = index > 0
-            layers: list[nn.Module] = []
-            if downsample and small_input:  # max pooling keeps a few-pixel object that a strided conv drops
-                layers.append(nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)))
-            for b in range(num_blocks):
-                stride = 2 if (downsample and b == 0 and not small_input) else 1
-                layers.append(block(c_in, stage_width, stride, kt))
-                c_in = stage_width * block.expansion
-            stages.append(nn.Sequential(*layers))
-        self.stages = nn.Sequential(*stages)
-        self.pool = nn.AdaptiveAvgPool3d(1)
-        self.dropout = nn.Dropout(o.dropout)
-        self.head = nn.Linear(c_in, num_classes)
-        self.num_features = c_in
-        self._init_weights()
+        self.norm_eval = options.norm_eval
+        self.num_features = num_features
+        self.dropout = nn.Dropout(options.dropout)
+        self.head = nn.Linear(num_features, num_classes)
 
-    def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv3d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm3d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, std=0.01)
-                nn.init.zeros_(m.bias)
-        # Zero the last BN of every residual branch so each block starts as the identity (PySlowFast, Goyal et al.).
-        for m in self.modules():
-            if isinstance(m, (BasicBlock, Bottleneck)):
-                last = m.conv_c if isinstance(m, Bottleneck) else m.conv_b
-                nn.init.zeros_(last[1].weight)
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
-    def train(self, mode: bool = True) -> ResNet3d:
+    def train(self, mode: bool = True) -> VideoNet:
         """With ``norm_eval`` BatchNorm always uses (and keeps) its running statistics, so a clip's output
         does not depend on the rest of its batch (mmaction2's option, e.g. for fine-tuning)."""
         super().train(mode)
@@ -164,9 +114,6 @@ class ResNet3d(nn.Module):
                 if isinstance(m, nn.BatchNorm3d):
                     m.eval()
         return self
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.stages(self.stem(x))).flatten(1)
 
     def forward(self, x: torch.Tensor, no_dropout: slice | None = None) -> torch.Tensor:
         """Logits; the rows in ``no_dropout`` skip dropout even in train mode, so a pseudo-label source that
@@ -181,33 +128,90 @@ class ResNet3d(nn.Module):
         return self.head(dropped)
 
 
-def parse_model_name(name: str) -> tuple[int, float]:
-    """``"r50_w0.25"`` -> ``(50, 0.25)``; a clear error for anything else."""
+def init_weights(net: nn.Module) -> None:
+    """Kaiming convolutions, unit BatchNorm, a small classifier, and the last BN of every residual branch
+    zeroed so each block starts as the identity (PySlowFast, Goyal et al.)."""
+    for m in net.modules():
+        if isinstance(m, nn.Conv3d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm3d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.01)
+            nn.init.zeros_(m.bias)
+    for m in net.modules():
+        if isinstance(m, (BasicBlock, Bottleneck)):
+            last = m.conv_c if isinstance(m, Bottleneck) else m.conv_b
+            nn.init.zeros_(last[1].weight)
+
+
+class ResNet3d(VideoNet):
+    """Stem, four residual stages, global average pool, dropout and a linear classifier.
+
+    Input ``(B, 3, T, H, W)``; output logits ``(B, num_classes)``. ``layout`` is a :data:`LAYOUTS` key; the
+    options' temporal kernels, where set, replace the layout's.
+    """
+
+    def __init__(
+        self,
+        depth: int,
+        num_classes: int,
+        width: float = 1.0,
+        options: NetworkOptions | None = None,
+        layout: str = "",
+    ) -> None:
+        o = options if options is not None else NetworkOptions()
+        layout_kernels, layout_stem = LAYOUTS[layout]
+        temporal_kernels = o.temporal_kernels if o.temporal_kernels is not None else layout_kernels
+        stem_temporal_kernel = o.stem_temporal_kernel if o.stem_temporal_kernel is not None else layout_stem
+        small_input = o.small_input
+        if depth not in _DEPTHS:
+            raise ValueError(f"depth must be one of {sorted(_DEPTHS)}, got {depth}")
+        if len(temporal_kernels) != 4 or any(k < 1 or k % 2 == 0 for k in temporal_kernels):
+            raise ValueError(f"temporal_kernels needs four odd sizes, got {tuple(temporal_kernels)}")
+        kind, blocks = _DEPTHS[depth]
+        block = Bottleneck if kind == "bottleneck" else BasicBlock
+        stem_channels = max(1, round(64 * width))
+        stages, c_in = [], stem_channels
+        for index, (num_blocks, kt) in enumerate(zip(blocks, temporal_kernels, strict=True)):
+            stage_width = max(1, round(64 * width * 2**index))
+            downsample = index > 0
+            layers: list[nn.Module] = []
+            if downsample and small_input:  # max pooling keeps a few-pixel object that a strided conv drops
+                layers.append(nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)))
+            for b in range(num_blocks):
+                stride = 2 if (downsample and b == 0 and not small_input) else 1
+                layers.append(block(c_in, stage_width, stride, kt))
+                c_in = stage_width * block.expansion
+            stages.append(nn.Sequential(*layers))
+        super().__init__(c_in, num_classes, o)
+        self.stem = stem(3, stem_channels, stem_temporal_kernel, small_input)
+        self.stages = nn.Sequential(*stages)
+        self.pool = nn.AdaptiveAvgPool3d(1)
+        init_weights(self)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.stages(self.stem(x))).flatten(1)
+
+
+def stem(c_in: int, c_out: int, temporal_kernel: int, small_input: bool = False) -> nn.Sequential:
+    """conv1 and pool1: a kt x 7 x 7 convolution with spatial stride 2 (3x3 and no stride for frames of a
+    few dozen pixels), then a 1x3x3 max pool with spatial stride 2."""
+    size, stride = (3, 1) if small_input else (7, 2)
+    return nn.Sequential(
+        _conv_bn(c_in, c_out, (temporal_kernel, size, size), (1, stride, stride)),
+        nn.ReLU(inplace=True),
+        nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
+    )
+
+
+def parse_model_name(name: str) -> tuple[str, int, float]:
+    """``"slow_r50_w0.25"`` -> ``("slow_", 50, 0.25)``: layout prefix, depth, width; a clear error otherwise."""
     match = _NAME.match(name)
     if match is None or int(match["depth"]) not in _DEPTHS:
         raise ValueError(
-            f"unknown model {name!r}; expected r<depth>[_w<width>] with depth in {sorted(_DEPTHS)}"
+            f"unknown model {name!r}; expected [slow_]r<depth>[_w<width>] with depth in {sorted(_DEPTHS)}, "
+            "or slowfast_r50"
         )
-    return int(match["depth"]), float(match["width"] or 1.0)
-
-
-def model_names() -> list[str]:
-    """The names the paper uses (Table 3); any ``r<depth>_w<width>`` is accepted too."""
-    return ["r10", "r18", "r34", "r50", "r101", "r50_w0.5", "r50_w0.25", "r50_w0.125"]
-
-
-def build_model(
-    name: str, num_classes: int, options: NetworkOptions | None = None, **changes: Any
-) -> ResNet3d:
-    """Build a 3D-ResNet by name, e.g. ``build_model("r50_w0.25", num_classes=400)``; ``options`` (a run's
-    ``config.model`` is one) and keyword ``changes`` to them, e.g. ``temporal_kernels=(3, 3, 3, 3)``, set
-    everything else (:class:`cmpl.config.NetworkOptions`)."""
-    depth, width = parse_model_name(name)
-    options = options if options is not None else NetworkOptions()
-    if changes:
-        options = NetworkOptions(**{**_option_values(options), **changes})
-    return ResNet3d(depth, num_classes, width, options)
-
-
-def _option_values(options: NetworkOptions) -> dict[str, Any]:
-    return {f.name: getattr(options, f.name) for f in dataclasses.fields(NetworkOptions)}
+    return match["layout"] or "", int(match["depth"]), float(match["width"] or 1.0)
