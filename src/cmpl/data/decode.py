@@ -55,6 +55,16 @@ class VideoHandle(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
+def frame_indices(indices: Sequence[int]) -> np.ndarray:
+    """The indices a reader was asked for as a flat int64 array; none, or a negative one, is an error."""
+    wanted = np.asarray(indices, dtype=np.int64).reshape(-1)
+    if wanted.size == 0:
+        raise ValueError("read() needs at least one frame index")
+    if wanted.min() < 0:
+        raise ValueError(f"frame indices must be >= 0, got {int(wanted.min())}")
+    return wanted
+
+
 class ClosingReader:
     """``with reader:`` closes it on the way out; readers implement ``close``."""
 
@@ -105,11 +115,7 @@ class PyAVReader(ClosingReader):
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
         """uint8 (len(indices), H, W, 3) RGB in the given order; indices past the end repeat the last frame."""
-        wanted = np.asarray(indices, dtype=np.int64).reshape(-1)
-        if wanted.size == 0:
-            raise ValueError("read() needs at least one frame index")
-        if wanted.min() < 0:
-            raise ValueError(f"frame indices must be >= 0, got {int(wanted.min())}")
+        wanted = frame_indices(indices)
         unique = np.unique(wanted)
         found = self._gather(unique)
         return np.stack([found[int(i)][1] for i in wanted])

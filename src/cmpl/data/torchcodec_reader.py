@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cmpl.data.decode import ClosingReader, VideoDecodeError, VideoMeta
+from cmpl.data.decode import ClosingReader, VideoDecodeError, VideoMeta, frame_indices
 
 __all__ = ["TorchCodecReader", "available"]
 
@@ -61,11 +61,7 @@ class TorchCodecReader(ClosingReader):
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
         """uint8 (len(indices), H, W, 3) RGB in the given order; indices past the end repeat the last frame."""
-        wanted = np.asarray(indices, dtype=np.int64).reshape(-1)
-        if wanted.size == 0:
-            raise ValueError("read() needs at least one frame index")
-        if wanted.min() < 0:
-            raise ValueError(f"frame indices must be >= 0, got {int(wanted.min())}")
+        wanted = frame_indices(indices)
         if self._decoder is None:
             raise VideoDecodeError(f"{self.path}: read after close")
         unique, inverse = np.unique(np.minimum(wanted, self.meta.num_frames - 1), return_inverse=True)
