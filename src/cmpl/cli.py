@@ -271,12 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
-    from cmpl.commands.demo import format_table, run_demo
+    from cmpl.commands.demo import DEMO_METHODS, format_table, run_demo
 
     start = time.perf_counter()
     from cmpl.data.workers import usable_cpus
 
-    runs = 3 * args.seeds
+    runs = len(DEMO_METHODS) * args.seeds
     args.output = args.output or Path("runs/demo_long" if args.long else "runs/demo")
     summary = run_demo(
         PRESETS / ("demo_long.yaml" if args.long else "demo.yaml"),
