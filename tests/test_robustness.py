@@ -26,7 +26,7 @@ from cmpl.engine.checkpoint import load_checkpoint, save_checkpoint
 from cmpl.engine.run_folder import claim_run_folder
 from cmpl.engine.stop import StopSignals
 from cmpl.engine.trainer import DivergedError, Trainer
-from cmpl.errors import CheckpointError, RunFolderError
+from cmpl.errors import CheckpointError, RunFolderError, TrainingStopped
 from cmpl.methods.base import StepOutput
 from cmpl.run_files import read_metrics
 from tests.helpers import fast_overrides
@@ -238,6 +238,17 @@ def test_sigterm_writes_a_checkpoint_exits_75_and_the_run_resumes(tiny_synthetic
     resumed = _overrides(tiny_synthetic, run_dir, iterations=stopped_at + 1)
     assert main(["train", *resumed, "--resume"]) == 0
     assert [r["step"] for r in read_metrics(run_dir, "train")] == list(range(1, stopped_at + 2))
+
+
+@pytest.mark.parametrize(("rank", "printed"), [("0", True), ("1", False)])
+def test_only_rank_0_prints_the_stop_line(monkeypatch, capsys, rank, printed):
+    def stopped(_args):
+        raise TrainingStopped("stopped by SIGTERM at iteration 3")
+
+    monkeypatch.setitem(cli.COMMANDS, "train", stopped)
+    monkeypatch.setenv("RANK", rank)
+    assert main(["train", "x=1"]) == EXIT_STOPPED
+    assert ("stopped by SIGTERM" in capsys.readouterr().err) is printed
 
 
 def test_a_second_sigint_interrupts_at_once():

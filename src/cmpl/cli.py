@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -444,7 +445,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
     except TrainingStopped as e:
-        print(e, file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun, one line for the run, not one per rank
+            print(e, file=sys.stderr)
         return EXIT_STOPPED
     except KeyboardInterrupt:
         if args.debug:
