@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 
+from cmpl.cli import PRESETS
 from cmpl.config import Config, ConfigError, config_to_dict, load_config, save_config
 from cmpl.engine.optim import resolve_iterations
 from cmpl.models import build_model
@@ -206,3 +207,11 @@ def test_every_override_line_of_the_configs_readme_validates(overrides):
     with torch.device("meta"):
         build_model(c.model.primary, 400, c.model)
         build_model(c.model.auxiliary, 400, c.model)
+
+
+def test_demo_long_is_the_demo_recipe_with_more_iterations():
+    short, long = (config_to_dict(load_config(PRESETS / f"{n}.yaml")) for n in ("demo", "demo_long"))
+    assert long["schedule"]["iterations"] > short["schedule"]["iterations"]
+    for config in (short, long):
+        del config["schedule"], config["train"]["output_dir"]
+    assert long == short  # README: --long changes the budget and nothing else
