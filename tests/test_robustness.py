@@ -121,6 +121,12 @@ def test_resume_names_each_differing_config_key_and_force_accepts(run_copy, tiny
     Trainer(load_config(None, changed), resume=True, force=True).close()
 
 
+def test_resume_accepts_another_machines_loader_settings(run_copy, tiny_synthetic):
+    """Workers, decode cache and decoder change how clips are read, not which: no --force needed."""
+    elsewhere = ("data.num_workers=2", "data.cache_decoded=true", "data.backend=torchcodec")
+    Trainer(load_config(None, _overrides(tiny_synthetic, run_copy, *elsewhere)), resume=True).close()
+
+
 @pytest.mark.slow
 def test_resume_logs_each_iteration_once(run_copy, tiny_synthetic):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

@@ -46,14 +46,19 @@ RESUME_CHECKED_SECTIONS = ("model", "method", "data")
 """What a resumed run must share with its checkpoint; schedule, train and eval may change (e.g. a longer
 schedule.iterations, another train.device)."""
 
+RESUME_FREE_KEYS = frozenset({"data.num_workers", "data.cache_decoded", "data.backend"})
+"""Keys of the checked sections that change how clips are read, not which clips are drawn: a run
+pre-empted on one machine may resume on another with more cores, less memory or a GPU decoder."""
+
 
 def config_changes(saved: dict[str, Any], current: dict[str, Any], sections: tuple[str, ...]) -> list[str]:
-    """``section.key (saved -> current)`` for every key of ``sections`` whose value differs."""
+    """``section.key (saved -> current)`` for every key of ``sections`` whose value differs, except
+    :data:`RESUME_FREE_KEYS`."""
     return [
         f"{section}.{key} ({saved.get(section, {}).get(key)!r} -> {value!r})"
         for section in sections
         for key, value in current[section].items()
-        if saved.get(section, {}).get(key) != value
+        if saved.get(section, {}).get(key) != value and f"{section}.{key}" not in RESUME_FREE_KEYS
     ]
 
 
