@@ -16,7 +16,7 @@ from cmpl.data.annotations import VideoRecord, read_class_names
 from cmpl.data.augment import ClipAugment
 from cmpl.data.datasets import TestClips
 from cmpl.engine.checkpoint import load_checkpoint
-from cmpl.engine.evaluate import EvalResult, evaluate
+from cmpl.engine.evaluate import EvalResult, accuracy_metrics, predict_dataset
 from cmpl.engine.run_data import run_test_records
 from cmpl.engine.runtime import resolve_device, test_clips, test_records, use_amp
 from cmpl.methods import build_method
@@ -62,10 +62,11 @@ def score_test_set(
     ``(N, T, C, H, W)`` before normalisation (e.g. the temporal re-sampling of the paper's Fig. 5)."""
     records = test_records(run.config, run_test_records(run.config, run.run_dir))
     normalize = ClipAugment().normalize
-    return evaluate(
+    num_classes = len(run.class_names)
+    predictions = predict_dataset(
         run.primary,
         run.test_clips(records, num_clips, num_crops),
-        num_classes=len(run.class_names),
+        num_classes=num_classes,
         device=run.device,
         normalize=normalize if transform is None else (lambda clips: normalize(transform(clips))),
         batch_size=run.config.eval.batch_size,
@@ -73,6 +74,7 @@ def score_test_set(
         amp=run.amp,
         progress=progress,
     )
+    return accuracy_metrics(*predictions, num_classes)
 
 
 def evaluate_run(

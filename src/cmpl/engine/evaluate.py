@@ -14,7 +14,7 @@ from tqdm import tqdm
 from cmpl.data.datasets import TestClips
 from cmpl.engine import distributed
 
-__all__ = ["EvalResult", "accuracy_metrics", "evaluate", "predict_dataset", "predict_video_probs"]
+__all__ = ["EvalResult", "accuracy_metrics", "predict_dataset", "predict_video_probs"]
 
 
 @dataclass
@@ -62,33 +62,6 @@ def predict_video_probs(
     return logits.float().softmax(dim=1).view(b, v, -1).mean(dim=1)
 
 
-def evaluate(
-    model: nn.Module,
-    dataset: TestClips,
-    *,
-    num_classes: int,
-    device: torch.device,
-    normalize: Callable[[torch.Tensor], torch.Tensor],
-    batch_size: int,
-    num_workers: int,
-    amp: bool,
-    progress: bool = False,
-) -> EvalResult:
-    """Accuracy of ``model`` on every video of ``dataset`` (:func:`predict_dataset`)."""
-    probs, labels = predict_dataset(
-        model,
-        dataset,
-        num_classes=num_classes,
-        device=device,
-        normalize=normalize,
-        batch_size=batch_size,
-        num_workers=num_workers,
-        amp=amp,
-        progress=progress,
-    )
-    return accuracy_metrics(probs, labels, num_classes)
-
-
 def predict_dataset(
     model: nn.Module,
     dataset: TestClips,
@@ -101,8 +74,9 @@ def predict_dataset(
     amp: bool,
     progress: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eval-mode class probabilities ``(N, K)`` and labels ``(N,)`` of every video, in dataset order. Each rank
-    scores every ``world_size``-th video; rank results are gathered so all ranks return the same."""
+    """Eval-mode class probabilities ``(N, K)`` and labels ``(N,)`` of every video, in dataset order (for
+    accuracy: ``accuracy_metrics(*predict_dataset(...), num_classes)``). Each rank scores every
+    ``world_size``-th video; rank results are gathered so all ranks return the same."""
     was_training = model.training
     model.eval()
     shard = Subset(dataset, range(distributed.rank(), len(dataset), distributed.world_size()))

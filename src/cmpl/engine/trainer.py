@@ -26,7 +26,7 @@ from cmpl.engine.checkpoint import (
     rng_state,
     save_checkpoint,
 )
-from cmpl.engine.evaluate import EvalResult, evaluate
+from cmpl.engine.evaluate import EvalResult, accuracy_metrics, predict_dataset
 from cmpl.engine.guard import NonFiniteGuard
 from cmpl.engine.metrics import MetricWriter, RunningMean, pooled_pseudo_label_accuracy
 from cmpl.engine.optim import build_optimizer, build_scheduler, iterations_per_epoch, resolve_iterations
@@ -421,10 +421,11 @@ class Trainer:
     def _evaluate(self, step: int, keep_best: bool = False) -> EvalResult:
         """Score the primary network on the test set; with ``keep_best``, a new best top-1 is checkpointed
         as ``best.pt``."""
-        result = evaluate(
+        num_classes = self.data.num_classes
+        predictions = predict_dataset(
             self.method.primary,
             test_clips(self.config, test_records(self.config, self.data.test)),
-            num_classes=self.data.num_classes,
+            num_classes=num_classes,
             device=self.device,
             normalize=self._model_input,
             batch_size=self.config.eval.batch_size,
@@ -432,6 +433,7 @@ class Trainer:
             amp=self.amp,
             progress=self.config.train.progress and distributed.is_main(),
         )
+        result = accuracy_metrics(*predictions, num_classes)
         if self.writer:
             self.writer.write(
                 step,
