@@ -1,0 +1,67 @@
+"""Where a demo setting's accuracy comes from: each method's per-class top-1, averaged over its seeds, and the
+means over the synthetic data's motion classes and its appearance classes.
+
+The paper's premise is that the auxiliary network, on more frames, helps most where motion decides and the
+primary network where appearance does. The synthetic classes are each one or the other, so splitting the
+per-class accuracy by group shows which kind of class a method's gain (or loss) lies in. Reads only the
+``results.json`` of finished runs named ``<method>_seed<N>`` (the layout of ``cmpl demo`` and
+``benchmarks/evidence.py``).
+
+    python benchmarks/class_groups.py runs/demo_long
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import numpy as np
+
+from cmpl.analysis.paper_figures import read_class_accuracy
+from cmpl.commands.demo import DEMO_METHODS
+from cmpl.data.synthetic import APPEARANCE_CLASSES, MOTION_CLASSES
+
+_RUN_NAME = re.compile(r"(?P<method>\w+)_seed(?P<seed>\d+)")
+
+
+def per_class_by_method(root: Path) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Class names and, per method, its runs' per-class accuracy ``(seeds, classes)`` in seed order."""
+    runs: dict[str, list[tuple[int, Path]]] = {}
+    for path in sorted(root.iterdir()):
+        match = _RUN_NAME.fullmatch(path.name)
+        if match and (path / "results.json").is_file():
+            runs.setdefault(match["method"], []).append((int(match["seed"]), path))
+    if not runs:
+        raise SystemExit(f"error: {root}: no finished <method>_seed<N> runs")
+    names: list[str] = []
+    table: dict[str, np.ndarray] = {}
+    for method in [m for m in DEMO_METHODS if m in runs] + sorted(set(runs) - set(DEMO_METHODS)):
+        scores = [read_class_accuracy(path) for _, path in sorted(runs[method])]
+        names = names or scores[0].class_names
+        if any(s.class_names != names for s in scores):
+            raise SystemExit(f"error: {root}: the runs were trained on different class lists")
+        table[method] = np.array([s.accuracy for s in scores])
+    return names, table
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("root", type=Path, help="folder of <method>_seed<N> runs on the synthetic data")
+    args = p.parse_args()
+    names, table = per_class_by_method(args.root)
+    seeds = {m: len(a) for m, a in table.items()}
+    print(f"per-class top-1 (%), mean over seeds {seeds}")
+    print(f"{'class':<14}" + "".join(f"{m:>12}" for m in table))
+    for i, name in enumerate(names):
+        print(f"{name:<14}" + "".join(f"{np.nanmean(a[:, i]):12.1f}" for a in table.values()))
+    for group, members in (("motion", MOTION_CLASSES), ("appearance", APPEARANCE_CLASSES)):
+        idx = [names.index(c) for c in members if c in names]
+        print(f"\n{group} classes ({len(idx)}): mean, then per seed")
+        for method, a in table.items():
+            per_seed = np.nanmean(a[:, idx], axis=1)
+            print(f"  {method:<12}{per_seed.mean():6.1f}   " + " / ".join(f"{v:.1f}" for v in per_seed))
+
+
+if __name__ == "__main__":
+    main()
