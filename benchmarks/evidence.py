@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -70,8 +71,7 @@ def main() -> None:
         "name": args.name,
         "overrides": args.overrides,
         "config": args.config,
-        "command": f"python benchmarks/evidence.py --name {args.name} --config {args.config} -- "
-        + " ".join(args.overrides),
+        "command": shlex.join(["python", "benchmarks/evidence.py", *sys.argv[1:]]),  # as typed
         "seeds": args.seeds,
         "wall_s": round(time.perf_counter() - start, 1),
         "methods": summary["methods"],
