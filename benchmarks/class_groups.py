@@ -3,11 +3,14 @@ means over the synthetic data's motion classes and its appearance classes.
 
 The paper's premise is that the auxiliary network, on more frames, helps most where motion decides and the
 primary network where appearance does. The synthetic classes are each one or the other, so splitting the
-per-class accuracy by group shows which kind of class a method's gain (or loss) lies in. Reads only the
+per-class accuracy by group shows which kind of class a method's gain (or loss) lies in. Reads the
 ``results.json`` of finished runs named ``<method>_seed<N>`` (the layout of ``cmpl demo`` and
-``benchmarks/evidence.py``).
+``benchmarks/evidence.py``). With ``--networks`` it instead scores every network of each run from its last
+checkpoint on the run's test set (the eval config's views), each on its own frames: CMPL's auxiliary network
+too, which inference never uses, so that one can see whether F and A are good at different kinds of class.
 
     python benchmarks/class_groups.py runs/demo_long
+    python benchmarks/class_groups.py runs/demo_long --networks
 """
 
 from __future__ import annotations
@@ -17,16 +20,61 @@ import re
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from cmpl.analysis.paper_figures import read_class_accuracy
+from cmpl.analysis.paper_figures import ClassAccuracy, read_class_accuracy
 from cmpl.commands.demo import DEMO_METHODS
+from cmpl.config import load_config
+from cmpl.data.annotations import read_class_names
+from cmpl.data.augment import ClipAugment
+from cmpl.data.datasets import TestClips
 from cmpl.data.synthetic import APPEARANCE_CLASSES, MOTION_CLASSES
+from cmpl.engine.checkpoint import load_checkpoint
+from cmpl.engine.evaluate import accuracy_metrics, predict_dataset
+from cmpl.engine.run_data import run_test_records
+from cmpl.engine.runtime import clip_specs, test_records
+from cmpl.methods import build_method
 
 _RUN_NAME = re.compile(r"(?P<method>\w+)_seed(?P<seed>\d+)")
 
 
-def per_class_by_method(root: Path) -> tuple[list[str], dict[str, np.ndarray]]:
-    """Class names and, per method, its runs' per-class accuracy ``(seeds, classes)`` in seed order."""
+def score_networks(run_dir: Path) -> dict[str, ClassAccuracy]:
+    """Per-class accuracy of each network of a finished run (last checkpoint), each on its own frames."""
+    config = load_config(run_dir / "config.yaml")
+    names = read_class_names(run_dir / "classes.txt")
+    method = build_method(config, len(names))
+    method.load_state_dict(load_checkpoint(run_dir / "checkpoints" / "last.pt")["method"])
+    records = test_records(config, run_test_records(config, run_dir))
+    e = config.eval
+    scores = {}
+    for role, spec in zip(method.roles, clip_specs(config, method.roles), strict=True):
+        views = TestClips(
+            records,
+            spec,
+            num_clips=e.num_clips,
+            num_crops=e.num_crops,
+            short_side=e.short_side,
+            crop_size=e.crop_size,
+            backend=config.data.backend,
+            cache_decoded=True,
+        )
+        probs, labels = predict_dataset(
+            method.networks[role],
+            views,
+            num_classes=len(names),
+            device=torch.device("cpu"),
+            normalize=ClipAugment().normalize,
+            batch_size=e.batch_size,
+            num_workers=0,
+            amp=False,
+        )
+        scores[role] = ClassAccuracy(names, accuracy_metrics(probs, labels, len(names)).per_class_accuracy)
+    return scores
+
+
+def per_class_by_method(root: Path, networks: bool = False) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Class names and, per method (or per method/network with ``networks``), its runs' per-class accuracy
+    ``(seeds, classes)`` in seed order."""
     runs: dict[str, list[tuple[int, Path]]] = {}
     for path in sorted(root.iterdir()):
         match = _RUN_NAME.fullmatch(path.name)
@@ -37,30 +85,37 @@ def per_class_by_method(root: Path) -> tuple[list[str], dict[str, np.ndarray]]:
     names: list[str] = []
     table: dict[str, np.ndarray] = {}
     for method in [m for m in DEMO_METHODS if m in runs] + sorted(set(runs) - set(DEMO_METHODS)):
-        scores = [read_class_accuracy(path) for _, path in sorted(runs[method])]
-        names = names or scores[0].class_names
-        if any(s.class_names != names for s in scores):
-            raise SystemExit(f"error: {root}: the runs were trained on different class lists")
-        table[method] = np.array([s.accuracy for s in scores])
+        paths = [path for _, path in sorted(runs[method])]
+        if networks:
+            per_run = [score_networks(path) for path in paths]
+            rows = {f"{method}/{role}": [scored[role] for scored in per_run] for role in per_run[0]}
+        else:
+            rows = {method: [read_class_accuracy(path) for path in paths]}
+        for row, scores in rows.items():
+            names = names or scores[0].class_names
+            if any(s.class_names != names for s in scores):
+                raise SystemExit(f"error: {root}: the runs were trained on different class lists")
+            table[row] = np.array([s.accuracy for s in scores])
     return names, table
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("root", type=Path, help="folder of <method>_seed<N> runs on the synthetic data")
+    p.add_argument("--networks", action="store_true", help="score every network from its checkpoint")
     args = p.parse_args()
-    names, table = per_class_by_method(args.root)
+    names, table = per_class_by_method(args.root, args.networks)
     seeds = {m: len(a) for m, a in table.items()}
     print(f"per-class top-1 (%), mean over seeds {seeds}")
-    print(f"{'class':<14}" + "".join(f"{m:>12}" for m in table))
+    print(f"{'class':<14}" + "".join(f"{m:>20}" for m in table))
     for i, name in enumerate(names):
-        print(f"{name:<14}" + "".join(f"{np.nanmean(a[:, i]):12.1f}" for a in table.values()))
+        print(f"{name:<14}" + "".join(f"{np.nanmean(a[:, i]):20.1f}" for a in table.values()))
     for group, members in (("motion", MOTION_CLASSES), ("appearance", APPEARANCE_CLASSES)):
         idx = [names.index(c) for c in members if c in names]
         print(f"\n{group} classes ({len(idx)}): mean, then per seed")
         for method, a in table.items():
             per_seed = np.nanmean(a[:, idx], axis=1)
-            print(f"  {method:<12}{per_seed.mean():6.1f}   " + " / ".join(f"{v:.1f}" for v in per_seed))
+            print(f"  {method:<20}{per_seed.mean():6.1f}   " + " / ".join(f"{v:.1f}" for v in per_seed))
 
 
 if __name__ == "__main__":
