@@ -20,20 +20,13 @@ import re
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from cmpl.analysis.paper_figures import ClassAccuracy, read_class_accuracy
 from cmpl.commands.demo import DEMO_METHODS
+from cmpl.commands.evaluate import load_run, score_test_set
 from cmpl.config import load_config
-from cmpl.data.annotations import read_class_names
-from cmpl.data.augment import ClipAugment
-from cmpl.data.datasets import TestClips
 from cmpl.data.synthetic import APPEARANCE_CLASSES, MOTION_CLASSES
-from cmpl.engine.checkpoint import load_checkpoint
-from cmpl.engine.evaluate import accuracy_metrics, predict_dataset
-from cmpl.engine.run_data import run_test_records
-from cmpl.engine.runtime import clip_specs, test_records
-from cmpl.methods import build_method
+from cmpl.methods import method_class
 
 _RUN_NAME = re.compile(r"(?P<method>\w+)_seed(?P<seed>\d+)")
 
@@ -41,34 +34,11 @@ _RUN_NAME = re.compile(r"(?P<method>\w+)_seed(?P<seed>\d+)")
 def score_networks(run_dir: Path) -> dict[str, ClassAccuracy]:
     """Per-class accuracy of each network of a finished run (last checkpoint), each on its own frames."""
     config = load_config(run_dir / "config.yaml")
-    names = read_class_names(run_dir / "classes.txt")
-    method = build_method(config, len(names))
-    method.load_state_dict(load_checkpoint(run_dir / "checkpoints" / "last.pt")["method"])
-    records = test_records(config, run_test_records(config, run_dir))
-    e = config.eval
     scores = {}
-    for role, spec in zip(method.roles, clip_specs(config, method.roles), strict=True):
-        views = TestClips(
-            records,
-            spec,
-            num_clips=e.num_clips,
-            num_crops=e.num_crops,
-            short_side=e.short_side,
-            crop_size=e.crop_size,
-            backend=config.data.backend,
-            cache_decoded=True,
-        )
-        probs, labels = predict_dataset(
-            method.networks[role],
-            views,
-            num_classes=len(names),
-            device=torch.device("cpu"),
-            normalize=ClipAugment().normalize,
-            batch_size=e.batch_size,
-            num_workers=0,
-            amp=False,
-        )
-        scores[role] = ClassAccuracy(names, accuracy_metrics(probs, labels, len(names)).per_class_accuracy)
+    for role in method_class(config).roles:
+        run = load_run(run_dir, role=role)
+        result = score_test_set(run, config.eval.num_clips, config.eval.num_crops, progress=False)
+        scores[role] = ClassAccuracy(run.class_names, result.per_class_accuracy)
     return scores
 
 

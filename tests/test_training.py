@@ -9,9 +9,12 @@ import torch
 
 from cmpl.cli import main
 from cmpl.commands.demo import summarize
+from cmpl.commands.evaluate import load_run
 from cmpl.config import load_config
+from cmpl.data.annotations import VideoRecord
 from cmpl.engine.checkpoint import load_checkpoint
 from cmpl.engine.trainer import Trainer
+from cmpl.errors import BadValueError
 from cmpl.run_files import read_metrics
 from tests.helpers import fast_overrides
 
@@ -129,6 +132,19 @@ def test_cli_evaluate_and_predict(cmpl_run, tiny_synthetic, capsys):
     probs = [t["prob"] for t in answer["top"]]
     assert len(probs) == 3 and probs == sorted(probs, reverse=True)
     assert 0 < sum(probs) <= 1.0 + 1e-3
+
+
+@pytest.mark.slow
+def test_load_run_loads_the_auxiliary_network_on_its_own_frames(cmpl_run):
+    """Analyses score CMPL's A from the checkpoint with A's sampling (16 frames here, F's 8)."""
+    run_dir, _ = cmpl_run
+    primary, auxiliary = load_run(run_dir, "cpu"), load_run(run_dir, "cpu", role="auxiliary")
+    assert primary.network is not auxiliary.network
+    records = [VideoRecord(run_dir, 0)]  # clip sampling only: nothing is decoded
+    frames = {run.role: run.test_clips(records, 1, 1).spec.num_frames for run in (primary, auxiliary)}
+    assert frames == {"primary": 8, "auxiliary": 16}
+    with pytest.raises(BadValueError, match="has no 'teacher' network"):
+        load_run(run_dir, "cpu", role="teacher")
 
 
 def test_cli_reports_a_bad_key_in_one_line(capsys):

@@ -1,5 +1,5 @@
 """``cmpl evaluate``: load a finished run's primary network and score test sets with it (``cmpl predict`` and
-``cmpl report temporal`` use the same loaded run)."""
+``cmpl report temporal`` use the same loaded run; analyses may load the auxiliary network the same way)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from cmpl.engine.checkpoint import load_checkpoint
 from cmpl.engine.evaluate import EvalResult, accuracy_metrics, predict_dataset
 from cmpl.engine.run_data import run_test_records
 from cmpl.engine.runtime import resolve_device, test_clips, test_records, use_amp
+from cmpl.errors import BadValueError
 from cmpl.methods import build_method
 
 __all__ = ["TrainedRun", "evaluate_run", "load_run", "score_test_set"]
@@ -28,27 +29,31 @@ __all__ = ["TrainedRun", "evaluate_run", "load_run", "score_test_set"]
 class TrainedRun:
     config: Config
     class_names: list[str]
-    primary: nn.Module
+    network: nn.Module  # the primary network unless loaded with another role
     device: torch.device
     run_dir: Path
+    role: str = "primary"
 
     @property
     def amp(self) -> bool:
         return use_amp(self.config, self.device)
 
     def test_clips(self, records: list[VideoRecord], num_clips: int, num_crops: int) -> TestClips:
-        return test_clips(self.config, records, num_clips, num_crops)
+        return test_clips(self.config, records, num_clips, num_crops, self.role)
 
 
-def load_run(run_dir: Path, device: str = "auto") -> TrainedRun:
-    """The primary network of ``run_dir/checkpoints/last.pt`` in eval mode (inference never needs A)."""
+def load_run(run_dir: Path, device: str = "auto", role: str = "primary") -> TrainedRun:
+    """The network ``role`` of ``run_dir/checkpoints/last.pt`` in eval mode: the primary by default, since
+    inference never needs A; ``"auxiliary"`` loads CMPL's A (on its own frames) for analysis."""
     config = load_config(run_dir / "config.yaml")
     names = read_class_names(run_dir / "classes.txt")
     state = load_checkpoint(run_dir / "checkpoints" / "last.pt")
     method = build_method(config, len(names))
+    if role not in method.roles:
+        raise BadValueError(f"{run_dir}: a {config.method.name} run has no {role!r} network ({method.roles})")
     method.load_state_dict(state["method"])
     dev = resolve_device(device)
-    return TrainedRun(config, names, method.primary.to(dev).eval(), dev, run_dir)
+    return TrainedRun(config, names, method.networks[role].to(dev).eval(), dev, run_dir, role)
 
 
 def score_test_set(
@@ -64,7 +69,7 @@ def score_test_set(
     normalize = ClipAugment().normalize
     num_classes = len(run.class_names)
     predictions = predict_dataset(
-        run.primary,
+        run.network,
         run.test_clips(records, num_clips, num_crops),
         num_classes=num_classes,
         device=run.device,

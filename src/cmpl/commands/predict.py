@@ -35,7 +35,7 @@ def predict_videos(
         except VideoDecodeError as e:
             answers.append(Prediction(Path(path), [], str(e)))
             continue
-        probs = predict_video_probs(run.primary, clips, normalize, run.amp)[0]
+        probs = predict_video_probs(run.network, clips, normalize, run.amp)[0]
         top = probs.topk(min(top_k, len(run.class_names)))
         names = [run.class_names[j] for j in top.indices.tolist()]
         answers.append(Prediction(Path(path), list(zip(names, top.values.tolist(), strict=True))))

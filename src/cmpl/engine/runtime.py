@@ -52,13 +52,18 @@ def test_records(config: Config, records: Sequence[VideoRecord]) -> list[VideoRe
 
 
 def test_clips(
-    config: Config, records: Sequence[VideoRecord], num_clips: int | None = None, num_crops: int | None = None
+    config: Config,
+    records: Sequence[VideoRecord],
+    num_clips: int | None = None,
+    num_crops: int | None = None,
+    role: str = "primary",
 ) -> TestClips:
-    """The primary network's multi-view test clips of ``records`` (views default to the eval config)."""
+    """Multi-view test clips of ``records`` on the frames of the network ``role`` (views default to the eval
+    config)."""
     e = config.eval
     return TestClips(
         records,
-        clip_specs(config, ("primary",))[0],
+        clip_specs(config, (role,))[0],
         num_clips=e.num_clips if num_clips is None else num_clips,
         num_crops=e.num_crops if num_crops is None else num_crops,
         short_side=e.short_side,
