@@ -106,9 +106,9 @@ def test_supervised_warmup_reads_no_unlabeled_clips_and_resumes_their_stream_exa
         (True, True)
     ] * 2
     interrupted = Trainer(config(tmp_path / "split"))  # stopped after the warm-up, then resumed
-    labeled, unlabeled = interrupted.streams()
+    labeled, _ = interrupted.streams()
     for _ in range(2):
-        interrupted.train_step(labeled, unlabeled)
+        interrupted.train_step(labeled, None)  # the warm-up steps that fit() takes
         interrupted.progress.iteration += 1
     interrupted._save()
     interrupted.close()  # as a process that died would: its lock on the folder goes with it
@@ -117,6 +117,17 @@ def test_supervised_warmup_reads_no_unlabeled_clips_and_resumes_their_stream_exa
     assert [r["step"] for r in resumed] == [3, 4]
     for a, b in zip(rows[2:], resumed, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+
+
+def test_a_step_uses_the_unlabeled_clips_it_is_given_even_in_the_warmup(tiny_synthetic, tmp_path):
+    """`cmpl bench` calls train_step directly: it must time the method's full step, not a warm-up step."""
+    overrides = fast_overrides(tiny_synthetic, tmp_path / "warm", "cmpl", iterations=4)
+    trainer = Trainer(load_config(None, [*overrides, "method.supervised_warmup=0.5"]))
+    labeled, unlabeled = trainer.streams()
+    trainer.method.train()
+    assert "pl_mask_primary" in trainer.train_step(labeled, unlabeled)
+    assert "pl_mask_primary" not in trainer.train_step(labeled, None)
+    trainer.close()
 
 
 @pytest.mark.slow

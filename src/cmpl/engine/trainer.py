@@ -263,7 +263,7 @@ class Trainer:
             try:
                 while self.progress.iteration < total:
                     with_unlabeled = self._reads_unlabeled(unlabeled_stream)
-                    logs = self.train_step(labeled_stream, unlabeled_stream)
+                    logs = self.train_step(labeled_stream, unlabeled_stream if with_unlabeled else None)
                     self.progress.iteration += 1
                     window_steps += 1
                     window_clips += c.train.labeled_batch * (
@@ -334,9 +334,12 @@ class Trainer:
     def train_step(
         self, labeled_stream: Iterator[TrainBatch], unlabeled_stream: Iterator[TrainBatch] | None
     ) -> dict[str, torch.Tensor]:
-        """One optimisation step from the next batch of each stream; returns the step's logs (on device)."""
+        """One optimisation step from the next batch of each stream given; returns the step's logs (on device).
+
+        Whether a step uses unlabeled clips (the supervised warm-up) is :meth:`fit`'s choice, so that a
+        caller such as ``cmpl bench`` times the method's full step whatever the schedule says."""
         lab_raw = next(labeled_stream)
-        unl_raw = next(unlabeled_stream) if self._reads_unlabeled(unlabeled_stream) else None
+        unl_raw = next(unlabeled_stream) if unlabeled_stream is not None else None
         skipped = lab_raw.skipped + (unl_raw.skipped if unl_raw else [])
         if skipped:
             self._record_bad_videos(skipped)
