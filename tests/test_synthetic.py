@@ -134,9 +134,9 @@ def test_appearance_classes_differ_only_in_look() -> None:
 def test_objects_stand_out_from_the_background() -> None:
     for seed in range(4):
         circle = render_video("circle", seed, size=40, num_frames=8).astype(np.int16)
-        cross = render_video("cross", seed, size=40, num_frames=8).astype(np.int16)
+        square = render_video("square", seed, size=40, num_frames=8).astype(np.int16)
         # pixels inside one shape and not the other: object colour against background
-        gap = np.abs(circle - cross).max(axis=-1)
+        gap = np.abs(circle - square).max(axis=-1)
         assert np.percentile(gap[gap > 0], 90) > 50
 
 

@@ -51,12 +51,12 @@ MOTION_CLASSES: list[str] = [
 ]
 """Classes told apart only by how the object moves (ring object, or a clock hand for rotation)."""
 
-APPEARANCE_CLASSES: list[str] = ["circle", "cross", "triangle", "stripes", "checker"]
+APPEARANCE_CLASSES: list[str] = ["circle", "square", "triangle", "stripes", "checker"]
 """Classes told apart only by the object's look; all share one class-independent wandering motion."""
 
 SYNTHETIC_CLASSES: list[str] = MOTION_CLASSES + APPEARANCE_CLASSES
 
-_VERSION = 4  # bump when rendering changes so that cached datasets are regenerated
+_VERSION = 2  # bump when rendering changes so that cached datasets are regenerated
 _REFERENCE_SIZE = 40.0  # lengths and speeds below are in pixels of a 40x40 frame and scale with `size`
 # Constant QP and one thread give byte-identical files: with crf, x264's SIMD macroblock-tree rate control
 # varied the output from run to run (and with what the process had encoded before).
@@ -237,9 +237,7 @@ def _motion(name: str, u: list[float], rng: np.random.Generator, sc: _Scene) -> 
         sign = 1.0 if u[4] < 0.5 else -1.0
         return _Motion(_fold(_lerp(u[1], lo, hi) + sign * v * s * t, lo, hi), along)
     if name in ("rotate_cw", "rotate_ccw"):
-        # rad/frame: under 1.5 rad a step at stride 4, but 1.9-3.0 of the 3.14 at which the sense flips at
-        # stride 8, so a network on the faster frame rate reads the sense more easily (the paper's Fig. 5)
-        omega = _lerp(u[0], 0.24, 0.37)
+        omega = _lerp(u[0], 0.1, 0.22)  # rad/frame: smooth at stride 4, coarse (up to 1.8 rad) at stride 8
         sign = 1.0 if name == "rotate_cw" else -1.0  # with y pointing down, increasing angle is clockwise
         pivot = _lerp(u[1], 0.3, 0.7) * sc.size, _lerp(u[2], 0.3, 0.7) * sc.size
         return _Motion(
@@ -254,8 +252,8 @@ def _motion(name: str, u: list[float], rng: np.random.Generator, sc: _Scene) -> 
 
 def _object(name: str, u: list[float], mo: _Motion, x: Array, y: Array, sc: _Scene) -> tuple[Array, Array]:
     """Object alpha (T, H, W) and its blend weight between the two palette colours (1 = pattern)."""
-    # appearance objects are larger than the ring: their shape and texture must survive a 32-pixel crop
-    r = _lerp(u[0], 6.5, 9.5) * sc.scale if name in MOTION_CLASSES else _lerp(u[0], 8.0, 11.0) * sc.scale
+    r = _lerp(u[0], 6.5, 9.5) * sc.scale
+    orientation = 2 * np.pi * u[1]
     dx, dy = x - mo.cx[:, None, None], y - mo.cy[:, None, None]
     zero = np.zeros((1, 1, 1), dtype=np.float32)
     if name in ("rotate_cw", "rotate_ccw"):
@@ -263,24 +261,18 @@ def _object(name: str, u: list[float], mo: _Motion, x: Array, y: Array, sc: _Sce
     if name in MOTION_CLASSES:
         width = max(0.38 * r, 2.0 * sc.scale)
         return _alpha(np.abs(np.hypot(dx, dy) - (r - width / 2)) - width / 2), zero
-    ax, ay = dx, -dy  # object-centred, y up: every shape stands upright (a triangle points up)
-    if name == "cross":  # a plus sign of the circle's area: 8 L w - 4 w^2 = 3.10 r^2
-        arm, half_width = 1.15 * r, 0.41 * r
-        bars = np.minimum(
-            np.maximum(np.abs(ax) - arm, np.abs(ay) - half_width),
-            np.maximum(np.abs(ax) - half_width, np.abs(ay) - arm),
-        )
-        return _alpha(bars), zero
+    c, s = math.cos(orientation), math.sin(orientation)
+    ax, ay = c * dx + s * dy, -s * dx + c * dy  # object-centred, rotated coordinates
+    if name == "square":
+        return _alpha(np.maximum(np.abs(ax), np.abs(ay)) - r * math.sqrt(math.pi) / 2), zero  # same area
     if name == "triangle":
         inradius = r * math.sqrt(math.pi / (3 * math.sqrt(3)))  # equilateral triangle of the circle's area
-        normals = [k * 2 * math.pi / 3 - math.pi / 2 for k in range(3)]  # one edge at the bottom
-        edges = [math.cos(a) * ax + math.sin(a) * ay for a in normals]
+        edges = [math.cos(k * 2 * math.pi / 3) * ax + math.sin(k * 2 * math.pi / 3) * ay for k in range(3)]
         return _alpha(np.maximum.reduce(edges) - inradius), zero
     disc = _alpha(np.hypot(dx, dy) - r)
     if name == "circle":
         return disc, zero
-    period = _lerp(u[2], 10.0, 13.0) if name == "stripes" else _lerp(u[2], 7.0, 9.0)  # twice the checker cell
-    k = 2 * np.pi / (period * sc.scale)
+    k = 2 * np.pi / (_lerp(u[2], 7.0, 9.0) * sc.scale)  # stripe period / twice the checker cell
     wave = np.sin(k * ax) if name == "stripes" else 2.0 * np.sin(k * ax) * np.sin(k * ay)
     return disc, np.clip(0.5 + 1.5 * wave, 0.0, 1.0)
 
