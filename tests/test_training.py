@@ -131,6 +131,23 @@ def test_a_step_uses_the_unlabeled_clips_it_is_given_even_in_the_warmup(tiny_syn
 
 
 @pytest.mark.slow
+def test_measuring_during_training_leaves_the_training_unchanged(tiny_synthetic, tmp_path):
+    """Evaluation and unlabeled scoring draw nothing from the training's random stream: a run that measures
+    itself every step trains exactly as one that never does."""
+
+    def losses(name: str, *measure: str) -> list[float]:
+        overrides = [*fast_overrides(tiny_synthetic, tmp_path / name, "cmpl", iterations=3), *measure]
+        Trainer(load_config(None, overrides)).fit()
+        return [r["loss"] for r in read_metrics(tmp_path / name, "train")]
+
+    plain = losses("plain", "train.eval_every=0")
+    measured = losses("measured", "train.eval_every=1", "train.score_unlabeled_every=0.01")
+    assert len(plain) == 3 and measured == plain
+    scorings = (tmp_path / "measured" / "unlabeled_scores.jsonl").read_text().splitlines()
+    assert len(scorings) == 3 and len(read_metrics(tmp_path / "measured", "eval")) == 3
+
+
+@pytest.mark.slow
 def test_cli_evaluate_and_predict(cmpl_run, tiny_synthetic, capsys):
     run_dir, _ = cmpl_run
     assert main(["evaluate", str(run_dir), "--views", "1x3", "--device", "cpu"]) == 0

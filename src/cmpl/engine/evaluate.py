@@ -80,8 +80,12 @@ def predict_dataset(
     was_training = model.training
     model.eval()
     shard = Subset(dataset, range(distributed.rank(), len(dataset), distributed.world_size()))
-    loader = DataLoader(
-        shard, batch_size=batch_size, num_workers=num_workers, pin_memory=device.type == "cuda"
+    loader = DataLoader(  # its own generator: a loader draws a seed, and the training's stream must not move
+        shard,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        pin_memory=device.type == "cuda",
+        generator=torch.Generator(),
     )
     probs, labels = [], []
     for batch in tqdm(loader, desc="evaluate", disable=not progress, leave=False):
