@@ -161,7 +161,7 @@ def test_each_documented_figure_is_a_figure_not_a_run_folder(figure, capsys):
 
 
 @pytest.mark.slow
-def test_cross_accuracy_report_scores_cmpl_and_fixmatch_on_the_same_clips(tiny_synthetic, tmp_path):
+def test_cross_accuracy_report_scores_cmpl_and_fixmatch_on_the_same_clips(tiny_synthetic, tmp_path, capsys):
     """Fig. 6 from eval-mode scorings: threshold 0, so A labels every scored clip and each curve is the plain
     accuracy of its network on the 6 scored videos."""
     runs = {}
@@ -187,6 +187,8 @@ def test_cross_accuracy_report_scores_cmpl_and_fixmatch_on_the_same_clips(tiny_s
             for s in read_unlabeled_scores(runs[run])
         ]
         assert curves[name] == {"step": [1, 2, 3], "accuracy": pytest.approx(expected)}, name
+    assert curves["labeled"] == {"step": [1, 2, 3], "share": [100.0, 100.0, 100.0]}
+    assert "the auxiliary labels 100.0 % of the scored clips" in capsys.readouterr().out
     train_mode = read_metrics(runs["cmpl"], "train")  # per-batch statistics stay in metrics.jsonl
     assert "pl_correct_primary" in train_mode[-1]
     assert read_metrics(runs["cmpl"], "unlabeled")[-1]["quantity_primary"] == 1.0

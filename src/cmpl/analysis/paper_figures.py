@@ -129,7 +129,8 @@ def cross_accuracy(
     """Fig. 6 from the eval-mode scorings of a CMPL run: on the clips its auxiliary network labels for the
     primary (confident), the accuracy of those labels (``auxiliary``), of the primary's own prediction
     (``primary``) and, with ``fixmatch_run`` scored on the same videos at the same steps, of FixMatch's
-    network (``fixmatch``). Scorings where A labels no clip are left out."""
+    network (``fixmatch``). Scorings where A labels no clip are left out of those three. ``labeled`` is the
+    size of that set: the percent of scored clips A labels, at every scoring."""
     scorings = read_unlabeled_scores(Path(run_dir))
     if "auxiliary" not in scorings[0]["roles"]:
         raise BadValueError(f"{run_dir}: not a CMPL run (no auxiliary network scored)")
@@ -143,12 +144,18 @@ def cross_accuracy(
                 f"{fixmatch_run} scored other videos than {run_dir}; use one split and sample"
             )
         other = {s["step"]: s["roles"]["primary"]["prediction"] for s in theirs}
-    curves: dict[str, tuple[list[int], list[float]]] = {"auxiliary": ([], []), "primary": ([], [])}
+    curves: dict[str, tuple[list[int], list[float]]] = {
+        "labeled": ([], []),
+        "auxiliary": ([], []),
+        "primary": ([], []),
+    }
     if other:
         curves["fixmatch"] = ([], [])
     for scoring in scorings:
         primary, truth = scoring["roles"]["primary"], scoring["truth"]
         chosen = [i for i, c in enumerate(primary["pseudo_confidence"]) if c >= scoring["threshold"]]
+        curves["labeled"][0].append(scoring["step"])
+        curves["labeled"][1].append(100 * len(chosen) / len(truth))
         if not chosen:
             continue
         predictions = {"auxiliary": primary["pseudo_label"], "primary": primary["prediction"]}

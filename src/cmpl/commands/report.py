@@ -55,12 +55,17 @@ def cross_accuracy(run_dir: Path, output: Path, fixmatch_run: Path | None = None
     """Fig. 6: accuracy on the clips CMPL's auxiliary labels: its labels, the primary's and FixMatch's."""
     curves = pf.cross_accuracy(run_dir, fixmatch_run)
     pf.plot_cross_accuracy(curves, output)
+    share_steps, share = curves.pop("labeled")
     lines = [
-        f"last scoring: {name} {values[-1]:.1f} % on the clips the auxiliary labels"
-        for name, (_, values) in curves.items()
-        if values
+        f"last scoring (step {share_steps[-1]}): the auxiliary labels {share[-1]:.1f} % of the scored clips",
+        *(
+            f"on those at step {steps[-1]}: {name} {values[-1]:.1f} % right"
+            for name, (steps, values) in curves.items()
+            if values
+        ),
     ]
     numbers = {name: {"step": steps, "accuracy": values} for name, (steps, values) in curves.items()}
+    numbers["labeled"] = {"step": share_steps, "share": share}
     return [*lines, _save_numbers(output, numbers)]
 
 
