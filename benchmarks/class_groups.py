@@ -8,9 +8,14 @@ per-class accuracy by group shows which kind of class a method's gain (or loss) 
 ``benchmarks/evidence.py``). With ``--networks`` it instead scores every network of each run from its last
 checkpoint on the run's test set (the eval config's views), each on its own frames: CMPL's auxiliary network
 too, which inference never uses, so that one can see whether F and A are good at different kinds of class.
+With ``--pseudo-labels`` it scores each semi-supervised run's unlabeled clips from its last checkpoint, as
+``train.score_unlabeled_every`` does during training (eval mode, one weak view), and says per group how many
+clips get a confident pseudo-label for the primary network, how many of those are right, and what share of
+all confident labels name a class of the group: where the unlabeled loss pulls the network.
 
     python benchmarks/class_groups.py runs/demo_long
     python benchmarks/class_groups.py runs/demo_long --networks
+    python benchmarks/class_groups.py runs/demo_long --pseudo-labels
 """
 
 from __future__ import annotations
@@ -20,13 +25,20 @@ import re
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from cmpl.analysis.paper_figures import ClassAccuracy, read_class_accuracy
 from cmpl.commands.demo import DEMO_METHODS
 from cmpl.commands.evaluate import load_run, score_test_set
 from cmpl.config import load_config
+from cmpl.data.annotations import read_class_names, read_path_label_list
+from cmpl.data.augment import ClipAugment
 from cmpl.data.synthetic import APPEARANCE_CLASSES, MOTION_CLASSES
-from cmpl.methods import method_class
+from cmpl.engine.checkpoint import load_checkpoint
+from cmpl.engine.unlabeled_scores import score_unlabeled
+from cmpl.methods import build_method, method_class
+
+GROUPS = {"motion": MOTION_CLASSES, "appearance": APPEARANCE_CLASSES}
 
 _RUN_NAME = re.compile(r"(?P<method>\w+)_seed(?P<seed>\d+)")
 
@@ -40,6 +52,59 @@ def score_networks(run_dir: Path) -> dict[str, ClassAccuracy]:
         result = score_test_set(run, config.eval.num_clips, config.eval.num_crops, progress=False)
         scores[role] = ClassAccuracy(run.class_names, result.per_class_accuracy)
     return scores
+
+
+def pseudo_labels_by_group(run_dir: Path) -> dict[str, tuple[float, float, float]]:
+    """Per class group, at the run's last checkpoint: percent of the group's unlabeled clips with a confident
+    pseudo-label for the primary, percent of those right, and the group's percent of all confident labels."""
+    config = load_config(run_dir / "config.yaml")
+    names = read_class_names(run_dir / "classes.txt")
+    records = read_path_label_list(run_dir / "unlabeled.txt", run_dir, names).records
+    method = build_method(config, len(names))
+    method.load_state_dict(load_checkpoint(run_dir / "checkpoints" / "last.pt")["method"])
+    scores = score_unlabeled(
+        method,
+        records,
+        config,
+        num_classes=len(names),
+        device=torch.device("cpu"),
+        normalize=ClipAugment().normalize,
+        amp=False,
+    )
+    truth = np.array(scores["truth"])
+    label = np.array(scores["roles"]["primary"]["pseudo_label"])
+    confident = np.array(scores["roles"]["primary"]["pseudo_confidence"]) >= scores["threshold"]
+    result = {}
+    for group, members in GROUPS.items():
+        ids = [names.index(c) for c in members]
+        in_group, named = np.isin(truth, ids), np.isin(label, ids) & confident
+        used = confident & in_group
+        result[group] = (
+            100 * used.sum() / max(1, in_group.sum()),
+            100 * (used & (label == truth)).sum() / max(1, used.sum()),
+            100 * named.sum() / max(1, confident.sum()),
+        )
+    return result
+
+
+def print_pseudo_labels(root: Path) -> None:
+    """The ``--pseudo-labels`` table: every semi-supervised run of ``root``, mean over its seeds."""
+    runs: dict[str, list[dict[str, tuple[float, float, float]]]] = {}
+    for path in sorted(root.iterdir()):
+        match = _RUN_NAME.fullmatch(path.name)
+        finished = match and (path / "checkpoints" / "last.pt").is_file()
+        if finished and method_class(load_config(path / "config.yaml")).uses_unlabeled:
+            runs.setdefault(match["method"], []).append(pseudo_labels_by_group(path))
+    if not runs:
+        raise SystemExit(f"error: {root}: no finished semi-supervised <method>_seed<N> runs")
+    print("pseudo-labels for the primary at the last checkpoint (eval mode), mean over seeds (%)")
+    print(f"{'method':<12}{'group':<12}{'clips labeled':>15}{'right':>8}{'share of labels':>17}")
+    for method, per_seed in runs.items():
+        for group in GROUPS:
+            labeled, right, share = np.mean([seed[group] for seed in per_seed], axis=0)
+            print(
+                f"{method:<12}{group:<12}{labeled:15.1f}{right:8.1f}{share:17.1f}   ({len(per_seed)} seeds)"
+            )
 
 
 def per_class_by_method(root: Path, networks: bool = False) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -72,15 +137,24 @@ def per_class_by_method(root: Path, networks: bool = False) -> tuple[list[str], 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("root", type=Path, help="folder of <method>_seed<N> runs on the synthetic data")
-    p.add_argument("--networks", action="store_true", help="score every network from its checkpoint")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--networks", action="store_true", help="score every network from its checkpoint")
+    shown.add_argument(
+        "--pseudo-labels",
+        action="store_true",
+        help="per group, the pseudo-labels each run's checkpoint gives",
+    )
     args = p.parse_args()
+    if args.pseudo_labels:
+        print_pseudo_labels(args.root)
+        return
     names, table = per_class_by_method(args.root, args.networks)
     seeds = {m: len(a) for m, a in table.items()}
     print(f"per-class top-1 (%), mean over seeds {seeds}")
     print(f"{'class':<14}" + "".join(f"{m:>20}" for m in table))
     for i, name in enumerate(names):
         print(f"{name:<14}" + "".join(f"{np.nanmean(a[:, i]):20.1f}" for a in table.values()))
-    for group, members in (("motion", MOTION_CLASSES), ("appearance", APPEARANCE_CLASSES)):
+    for group, members in GROUPS.items():
         idx = [names.index(c) for c in members if c in names]
         print(f"\n{group} classes ({len(idx)}): mean, then per seed")
         for method, a in table.items():
