@@ -25,18 +25,17 @@ import re
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from cmpl.analysis.paper_figures import ClassAccuracy, read_class_accuracy
 from cmpl.commands.demo import DEMO_METHODS
-from cmpl.commands.evaluate import load_run, score_test_set
+from cmpl.commands.evaluate import TrainedRun, load_method, score_test_set
 from cmpl.config import load_config
-from cmpl.data.annotations import read_class_names, read_path_label_list
+from cmpl.data.annotations import read_path_label_list
 from cmpl.data.augment import ClipAugment
 from cmpl.data.synthetic import APPEARANCE_CLASSES, MOTION_CLASSES
-from cmpl.engine.checkpoint import load_checkpoint
+from cmpl.engine.runtime import resolve_device
 from cmpl.engine.unlabeled_scores import score_unlabeled
-from cmpl.methods import build_method, method_class
+from cmpl.methods import method_class
 
 GROUPS = {"motion": MOTION_CLASSES, "appearance": APPEARANCE_CLASSES}
 
@@ -45,29 +44,28 @@ _RUN_NAME = re.compile(r"(?P<method>\w+)_seed(?P<seed>\d+)")
 
 def score_networks(run_dir: Path) -> dict[str, ClassAccuracy]:
     """Per-class accuracy of each network of a finished run (last checkpoint), each on its own frames."""
-    config = load_config(run_dir / "config.yaml")
+    config, names, method = load_method(run_dir)
+    device = resolve_device("auto")
     scores = {}
-    for role in method_class(config).roles:
-        run = load_run(run_dir, role=role)
+    for role, network in method.networks.items():
+        run = TrainedRun(config, names, network.to(device).eval(), device, run_dir, role)
         result = score_test_set(run, config.eval.num_clips, config.eval.num_crops, progress=False)
-        scores[role] = ClassAccuracy(run.class_names, result.per_class_accuracy)
+        scores[role] = ClassAccuracy(names, result.per_class_accuracy)
     return scores
 
 
 def pseudo_labels_by_group(run_dir: Path) -> dict[str, tuple[float, float, float]]:
     """Per class group, at the run's last checkpoint: percent of the group's unlabeled clips with a confident
     pseudo-label for the primary, percent of those right, and the group's percent of all confident labels."""
-    config = load_config(run_dir / "config.yaml")
-    names = read_class_names(run_dir / "classes.txt")
+    config, names, method = load_method(run_dir)
     records = read_path_label_list(run_dir / "unlabeled.txt", run_dir, names).records
-    method = build_method(config, len(names))
-    method.load_state_dict(load_checkpoint(run_dir / "checkpoints" / "last.pt")["method"])
+    device = resolve_device("auto")
     scores = score_unlabeled(
-        method,
+        method.to(device),
         records,
         config,
         num_classes=len(names),
-        device=torch.device("cpu"),
+        device=device,
         normalize=ClipAugment().normalize,
         amp=False,
     )

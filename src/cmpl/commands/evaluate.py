@@ -20,9 +20,9 @@ from cmpl.engine.evaluate import EvalResult, accuracy_metrics, predict_dataset
 from cmpl.engine.run_data import run_test_records
 from cmpl.engine.runtime import resolve_device, test_clips, test_records, use_amp
 from cmpl.errors import BadValueError
-from cmpl.methods import build_method
+from cmpl.methods import Method, build_method
 
-__all__ = ["TrainedRun", "evaluate_run", "load_run", "score_test_set"]
+__all__ = ["TrainedRun", "evaluate_run", "load_method", "load_run", "score_test_set"]
 
 
 @dataclass
@@ -42,16 +42,21 @@ class TrainedRun:
         return test_clips(self.config, records, num_clips, num_crops, self.role)
 
 
+def load_method(run_dir: Path) -> tuple[Config, list[str], Method]:
+    """A finished run's config, class names and method (every network) from ``checkpoints/last.pt``."""
+    config = load_config(run_dir / "config.yaml")
+    names = read_class_names(run_dir / "classes.txt")
+    method = build_method(config, len(names))
+    method.load_state_dict(load_checkpoint(run_dir / "checkpoints" / "last.pt")["method"])
+    return config, names, method
+
+
 def load_run(run_dir: Path, device: str = "auto", role: str = "primary") -> TrainedRun:
     """The network ``role`` of ``run_dir/checkpoints/last.pt`` in eval mode: the primary by default, since
     inference never needs A; ``"auxiliary"`` loads CMPL's A (on its own frames) for analysis."""
-    config = load_config(run_dir / "config.yaml")
-    names = read_class_names(run_dir / "classes.txt")
-    state = load_checkpoint(run_dir / "checkpoints" / "last.pt")
-    method = build_method(config, len(names))
+    config, names, method = load_method(run_dir)
     if role not in method.roles:
         raise BadValueError(f"{run_dir}: a {config.method.name} run has no {role!r} network ({method.roles})")
-    method.load_state_dict(state["method"])
     dev = resolve_device(device)
     return TrainedRun(config, names, method.networks[role].to(dev).eval(), dev, run_dir, role)
 
