@@ -42,6 +42,20 @@ GROUPS = {"motion": MOTION_CLASSES, "appearance": APPEARANCE_CLASSES}
 _RUN_NAME = re.compile(r"(?P<method>\w+)_seed(?P<seed>\d+)")
 
 
+def finished_runs(root: Path) -> dict[str, list[Path]]:
+    """The finished ``<method>_seed<N>`` runs of ``root`` (a ``results.json``), per method in the demo's
+    method order, each method's runs in seed order."""
+    runs: dict[str, list[tuple[int, Path]]] = {}
+    for path in sorted(root.iterdir()):
+        match = _RUN_NAME.fullmatch(path.name)
+        if match and (path / "results.json").is_file():
+            runs.setdefault(match["method"], []).append((int(match["seed"]), path))
+    if not runs:
+        raise SystemExit(f"error: {root}: no finished <method>_seed<N> runs")
+    order = [m for m in DEMO_METHODS if m in runs] + sorted(set(runs) - set(DEMO_METHODS))
+    return {method: [path for _, path in sorted(runs[method])] for method in order}
+
+
 def score_networks(run_dir: Path) -> dict[str, ClassAccuracy]:
     """Per-class accuracy of each network of a finished run (last checkpoint), each on its own frames."""
     config, names, method = load_method(run_dir)
@@ -87,12 +101,11 @@ def pseudo_labels_by_group(run_dir: Path) -> dict[str, tuple[float, float, float
 
 def print_pseudo_labels(root: Path) -> None:
     """The ``--pseudo-labels`` table: every semi-supervised run of ``root``, mean over its seeds."""
-    runs: dict[str, list[dict[str, tuple[float, float, float]]]] = {}
-    for path in sorted(root.iterdir()):
-        match = _RUN_NAME.fullmatch(path.name)
-        finished = match and (path / "checkpoints" / "last.pt").is_file()
-        if finished and method_class(load_config(path / "config.yaml")).uses_unlabeled:
-            runs.setdefault(match["method"], []).append(pseudo_labels_by_group(path))
+    runs = {
+        method: [pseudo_labels_by_group(path) for path in paths]
+        for method, paths in finished_runs(root).items()
+        if method_class(load_config(paths[0] / "config.yaml")).uses_unlabeled
+    }
     if not runs:
         raise SystemExit(f"error: {root}: no finished semi-supervised <method>_seed<N> runs")
     print("pseudo-labels for the primary at the last checkpoint (eval mode), mean over seeds (%)")
@@ -108,17 +121,9 @@ def print_pseudo_labels(root: Path) -> None:
 def per_class_by_method(root: Path, networks: bool = False) -> tuple[list[str], dict[str, np.ndarray]]:
     """Class names and, per method (or per method/network with ``networks``), its runs' per-class accuracy
     ``(seeds, classes)`` in seed order."""
-    runs: dict[str, list[tuple[int, Path]]] = {}
-    for path in sorted(root.iterdir()):
-        match = _RUN_NAME.fullmatch(path.name)
-        if match and (path / "results.json").is_file():
-            runs.setdefault(match["method"], []).append((int(match["seed"]), path))
-    if not runs:
-        raise SystemExit(f"error: {root}: no finished <method>_seed<N> runs")
     names: list[str] = []
     table: dict[str, np.ndarray] = {}
-    for method in [m for m in DEMO_METHODS if m in runs] + sorted(set(runs) - set(DEMO_METHODS)):
-        paths = [path for _, path in sorted(runs[method])]
+    for method, paths in finished_runs(root).items():
         if networks:
             per_run = [score_networks(path) for path in paths]
             rows = {f"{method}/{role}": [scored[role] for scored in per_run] for role in per_run[0]}
