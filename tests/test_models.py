@@ -121,6 +121,25 @@ def test_small_input_variant_pools_instead_of_striding():
         assert model.stages(model.stem(torch.randn(1, 3, 8, 32, 32))).shape[-3:] == (8, 2, 2)
 
 
+def test_ghost_batch_normalises_each_chunk_of_clips_on_its_own():
+    """``batchnorm_ghost_batch=2`` on 4 clips gives what two 2-clip passes give, and not what one 4-clip pass
+    gives; in eval mode it changes nothing."""
+    torch.manual_seed(0)
+    model = build_model("r10_w0.125", 3, dropout=0.0, batchnorm_ghost_batch=2).train()
+    x = torch.randn(4, 3, 2, 32, 32)
+    with torch.no_grad():
+        ghost = model(x)
+        model.ghost_batch = 0
+        whole = model(x)
+        apart = torch.cat([model(x[:2]), model(x[2:])])
+        assert torch.allclose(ghost, apart, atol=1e-6)
+        assert not torch.allclose(ghost, whole, atol=1e-4)
+        model.eval()
+        reference = model(x)
+        model.ghost_batch = 2
+        assert torch.equal(model(x), reference)
+
+
 def test_norm_eval_keeps_batchnorm_on_running_statistics():
     model = build_model("r10_w0.125", 3, norm_eval=True).train()
     assert all(not m.training for m in model.modules() if isinstance(m, torch.nn.BatchNorm3d))

@@ -131,6 +131,9 @@ class NetworkOptions:
     stem_temporal_kernel: int | None = field(default=None, metadata=_range(1))
     dropout: float = field(default=0.5, metadata=_range(0, 1))
     norm_eval: bool = False  # BatchNorm on running statistics only (no batch dependence)
+    # train-mode BatchNorm statistics over chunks of this many clips of a forward pass (ghost batch
+    # normalisation, Hoffer et al. 2017); 0: over the whole pass
+    batchnorm_ghost_batch: int = field(default=0, metadata=_range(0))
     # frames of a few dozen pixels (the synthetic demo): 3x3 stem, pooling between stages
     small_input: bool = False
 

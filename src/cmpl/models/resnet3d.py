@@ -92,12 +92,13 @@ def _shortcut(c_in: int, c_out: int, spatial_stride: int) -> nn.Module:
 
 
 class VideoNet(nn.Module):
-    """What every network of a run shares: global pool, dropout, a linear classifier, ``norm_eval`` and the
-    ``no_dropout`` rows of :meth:`forward`. Subclasses build ``features``."""
+    """What every network of a run shares: global pool, dropout, a linear classifier, ``norm_eval``, ghost
+    batches and the ``no_dropout`` rows of :meth:`forward`. Subclasses build ``features``."""
 
     def __init__(self, num_features: int, num_classes: int, options: NetworkOptions) -> None:
         super().__init__()
         self.norm_eval = options.norm_eval
+        self.ghost_batch = options.batchnorm_ghost_batch
         self.num_features = num_features
         self.dropout = nn.Dropout(options.dropout)
         self.head = nn.Linear(num_features, num_classes)
@@ -115,11 +116,19 @@ class VideoNet(nn.Module):
                     m.eval()
         return self
 
+    def _batch_features(self, x: torch.Tensor) -> torch.Tensor:
+        """With a ghost batch, train-mode BatchNorm normalises every chunk of that many clips on the chunk's
+        own statistics. Every other layer treats clips one by one, so passing the chunks through ``features``
+        apart is exactly that, for any architecture."""
+        if self.training and 0 < self.ghost_batch < x.shape[0]:
+            return torch.cat([self.features(chunk) for chunk in x.split(self.ghost_batch)])
+        return self.features(x)
+
     def forward(self, x: torch.Tensor, no_dropout: slice | None = None) -> torch.Tensor:
         """Logits; the rows in ``no_dropout`` skip dropout even in train mode, so a pseudo-label source that
         shares the batch (and BatchNorm statistics) with the clips being trained is the network's prediction,
         not one dropout sample of it."""
-        features = self.features(x)
+        features = self._batch_features(x)
         dropped = self.dropout(features)
         if no_dropout is not None and self.training:
             dropped = torch.cat(
