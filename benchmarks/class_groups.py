@@ -11,11 +11,14 @@ too, which inference never uses, so that one can see whether F and A are good at
 With ``--pseudo-labels`` it scores each semi-supervised run's unlabeled clips from its last checkpoint, as
 ``train.score_unlabeled_every`` does during training (eval mode, one weak view), and says per group how many
 clips get a confident pseudo-label for the primary network, how many of those are right, and what share of
-all confident labels name a class of the group: where the unlabeled loss pulls the network.
+all confident labels name a class of the group: where the unlabeled loss pulls the network. With
+``--over-training`` it reads the same figures from the scorings a run recorded while it trained
+(``train.score_unlabeled_every``), step by step.
 
     python benchmarks/class_groups.py runs/demo_long
     python benchmarks/class_groups.py runs/demo_long --networks
     python benchmarks/class_groups.py runs/demo_long --pseudo-labels
+    python benchmarks/class_groups.py runs/evidence/e13-fig6-scored-long --over-training
 """
 
 from __future__ import annotations
@@ -30,12 +33,15 @@ from cmpl.analysis.paper_figures import ClassAccuracy, read_class_accuracy
 from cmpl.commands.demo import DEMO_METHODS
 from cmpl.commands.evaluate import TrainedRun, load_method, score_test_set
 from cmpl.config import load_config
-from cmpl.data.annotations import read_path_label_list
+from cmpl.data.annotations import read_class_names, read_path_label_list
 from cmpl.data.augment import ClipAugment
 from cmpl.data.synthetic import APPEARANCE_CLASSES, MOTION_CLASSES
+from cmpl.engine.run_data import SPLIT_FILES
 from cmpl.engine.runtime import resolve_device
 from cmpl.engine.unlabeled_scores import score_unlabeled
+from cmpl.errors import MissingFileError
 from cmpl.methods import method_class
+from cmpl.run_files import read_unlabeled_scores
 
 GROUPS = {"motion": MOTION_CLASSES, "appearance": APPEARANCE_CLASSES}
 
@@ -68,13 +74,30 @@ def score_networks(run_dir: Path) -> dict[str, ClassAccuracy]:
     return scores
 
 
-def pseudo_labels_by_group(run_dir: Path) -> dict[str, tuple[float, float, float]]:
-    """Per class group, at the run's last checkpoint: percent of the group's unlabeled clips with a confident
-    pseudo-label for the primary, percent of those right, and the group's percent of all confident labels."""
+def group_counts(scoring: dict, names: list[str]) -> dict[str, np.ndarray]:
+    """Per class group, in one scoring of the unlabeled clips (``run_files`` layout): the group's clips, those
+    with a confident pseudo-label for the primary, those of them right, the confident labels that name a
+    class of the group, and all confident labels. Counts, so that seeds pool."""
+    truth = np.array(scoring["truth"])
+    label = np.array(scoring["roles"]["primary"]["pseudo_label"])
+    confident = np.array(scoring["roles"]["primary"]["pseudo_confidence"]) >= scoring["threshold"]
+    result = {}
+    for group, members in GROUPS.items():
+        ids = [names.index(c) for c in members]
+        in_group = np.isin(truth, ids)
+        used = confident & in_group
+        named = confident & np.isin(label, ids)
+        counts = [in_group, used, used & (label == truth), named, confident]
+        result[group] = np.array([c.sum() for c in counts])
+    return result
+
+
+def pseudo_labels_at_checkpoint(run_dir: Path) -> dict[str, dict[str, np.ndarray]]:
+    """:func:`group_counts` of the run's unlabeled clips scored from its last checkpoint."""
     config, names, method = load_method(run_dir)
     records = read_path_label_list(run_dir / "unlabeled.txt", run_dir, names).records
     device = resolve_device("auto")
-    scores = score_unlabeled(
+    scoring = score_unlabeled(
         method.to(device),
         records,
         config,
@@ -83,39 +106,41 @@ def pseudo_labels_by_group(run_dir: Path) -> dict[str, tuple[float, float, float
         normalize=ClipAugment().normalize,
         amp=False,
     )
-    truth = np.array(scores["truth"])
-    label = np.array(scores["roles"]["primary"]["pseudo_label"])
-    confident = np.array(scores["roles"]["primary"]["pseudo_confidence"]) >= scores["threshold"]
-    result = {}
-    for group, members in GROUPS.items():
-        ids = [names.index(c) for c in members]
-        in_group, named = np.isin(truth, ids), np.isin(label, ids) & confident
-        used = confident & in_group
-        result[group] = (
-            100 * used.sum() / max(1, in_group.sum()),
-            100 * (used & (label == truth)).sum() / max(1, used.sum()),
-            100 * named.sum() / max(1, confident.sum()),
-        )
-    return result
+    return {"last checkpoint": group_counts(scoring, names)}
 
 
-def print_pseudo_labels(root: Path) -> None:
-    """The ``--pseudo-labels`` table: every semi-supervised run of ``root``, mean over its seeds."""
+def pseudo_labels_over_training(run_dir: Path) -> dict[str, dict[str, np.ndarray]]:
+    """:func:`group_counts` of every scoring ``train.score_unlabeled_every`` recorded, by step."""
+    try:
+        scorings = read_unlabeled_scores(run_dir)
+    except MissingFileError as error:
+        raise SystemExit(f"error: {error}") from None
+    names = read_class_names(run_dir / SPLIT_FILES["classes"])
+    return {f"step {scoring['step']}": group_counts(scoring, names) for scoring in scorings}
+
+
+def print_pseudo_labels(root: Path, over_training: bool = False) -> None:
+    """The ``--pseudo-labels`` (or ``--over-training``) table of every semi-supervised run of ``root``, its
+    seeds pooled: clips labeled and right are percents of the seeds' clips together."""
+    read = pseudo_labels_over_training if over_training else pseudo_labels_at_checkpoint
     runs = {
-        method: [pseudo_labels_by_group(path) for path in paths]
+        method: [read(path) for path in paths]
         for method, paths in finished_runs(root).items()
         if method_class(load_config(paths[0] / "config.yaml")).uses_unlabeled
     }
     if not runs:
         raise SystemExit(f"error: {root}: no finished semi-supervised <method>_seed<N> runs")
-    print("pseudo-labels for the primary at the last checkpoint (eval mode), mean over seeds (%)")
-    print(f"{'method':<12}{'group':<12}{'clips labeled':>15}{'right':>8}{'share of labels':>17}")
+    print("pseudo-labels for the primary (eval mode, one weak view), seeds pooled (%)")
+    print(f"{'method':<12}{'when':<18}{'group':<12}{'clips labeled':>15}{'right':>8}{'share of labels':>17}")
     for method, per_seed in runs.items():
-        for group in GROUPS:
-            labeled, right, share = np.mean([seed[group] for seed in per_seed], axis=0)
-            print(
-                f"{method:<12}{group:<12}{labeled:15.1f}{right:8.1f}{share:17.1f}   ({len(per_seed)} seeds)"
-            )
+        for when in [w for w in per_seed[0] if all(w in seed for seed in per_seed)]:
+            for group in GROUPS:
+                clips, used, right, named, confident = sum(seed[when][group] for seed in per_seed)
+                right_pct = f"{100 * right / used:8.1f}" if used else f"{'-':>8}"
+                print(
+                    f"{method:<12}{when:<18}{group:<12}{100 * used / max(1, clips):15.1f}{right_pct}"
+                    f"{100 * named / max(1, confident):17.1f}   ({len(per_seed)} seeds)"
+                )
 
 
 def per_class_by_method(root: Path, networks: bool = False) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -147,9 +172,14 @@ def main() -> None:
         action="store_true",
         help="per group, the pseudo-labels each run's checkpoint gives",
     )
+    shown.add_argument(
+        "--over-training",
+        action="store_true",
+        help="per group, the pseudo-labels of every scoring recorded during training",
+    )
     args = p.parse_args()
-    if args.pseudo_labels:
-        print_pseudo_labels(args.root)
+    if args.pseudo_labels or args.over_training:
+        print_pseudo_labels(args.root, args.over_training)
         return
     names, table = per_class_by_method(args.root, args.networks)
     seeds = {m: len(a) for m, a in table.items()}

@@ -1,0 +1,71 @@
+"""The analysis in benchmarks/class_groups.py that EVIDENCE.md quotes: how pseudo-labels split over the synthetic
+class groups, seeds pooled (the scripts under benchmarks/ are not a package, so it is loaded by path)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from cmpl.data.annotations import write_class_names
+from cmpl.data.synthetic import SYNTHETIC_CLASSES
+
+_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "class_groups.py"
+_spec = importlib.util.spec_from_file_location("class_groups", _SCRIPT)
+class_groups = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(class_groups)
+
+MOTION, APPEARANCE = SYNTHETIC_CLASSES.index("move_up"), SYNTHETIC_CLASSES.index("circle")
+
+
+def _scoring(step: int, truth: list[int], label: list[int], confidence: list[float]) -> dict:
+    head = {"pseudo_label": label, "pseudo_confidence": confidence}
+    return {"step": step, "threshold": 0.9, "truth": truth, "roles": {"primary": head}}
+
+
+def test_group_counts_split_clips_by_true_group_and_labels_by_named_group():
+    # clip 0: motion, labeled right; 1: motion, labeled as an appearance class; 2: appearance, not
+    # confident; 3: appearance, labeled as a motion class
+    scoring = _scoring(
+        10,
+        [MOTION, MOTION, APPEARANCE, APPEARANCE],
+        [MOTION, APPEARANCE, APPEARANCE, MOTION],
+        [0.95, 0.9, 0.5, 0.99],
+    )
+    counts = class_groups.group_counts(scoring, list(SYNTHETIC_CLASSES))
+    # the group's clips, confidently labeled, right, confident labels naming the group, all confident
+    assert counts["motion"].tolist() == [2, 2, 1, 2, 3]
+    assert counts["appearance"].tolist() == [2, 1, 0, 1, 3]
+
+
+def test_over_training_table_pools_the_seeds_at_each_step(tmp_path, capsys):
+    """Seed 0 labels one of its two motion clips at step 10 (right), seed 1 both (one right): pooled, 3 of 4
+    clips labeled and 2 of those 3 right, where a mean over seeds would say 75 % and 75 %."""
+    runs = {
+        0: [_scoring(10, [MOTION, MOTION], [MOTION, APPEARANCE], [0.95, 0.1])],
+        1: [_scoring(10, [MOTION, MOTION], [MOTION, APPEARANCE], [0.95, 0.95])],
+    }
+    for seed, scorings in runs.items():
+        run = tmp_path / f"fixmatch_seed{seed}"
+        run.mkdir()
+        (run / "results.json").write_text("{}")
+        (run / "config.yaml").write_text("method:\n  name: fixmatch\n")
+        write_class_names(SYNTHETIC_CLASSES, run / "classes.txt")
+        (run / "unlabeled_scores.jsonl").write_text("".join(json.dumps(s) + "\n" for s in scorings))
+    class_groups.print_pseudo_labels(tmp_path, over_training=True)
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("fixmatch")]
+    motion, appearance = rows
+    assert motion[:4] == ["fixmatch", "step", "10", "motion"]
+    assert [float(v) for v in motion[4:7]] == pytest.approx([75.0, 66.7, 66.7], abs=0.05)
+    assert appearance[4:7] == ["0.0", "-", "33.3"]  # no appearance clips: nothing labeled, no precision
+
+
+def test_over_training_names_a_run_that_never_scored_its_unlabeled_clips(tmp_path):
+    run = tmp_path / "cmpl_seed0"
+    run.mkdir()
+    (run / "results.json").write_text("{}")
+    (run / "config.yaml").write_text("method:\n  name: cmpl\n")
+    with pytest.raises(SystemExit, match=r"cmpl_seed0.*score_unlabeled_every"):
+        class_groups.print_pseudo_labels(tmp_path, over_training=True)
