@@ -11,6 +11,7 @@ from cmpl.analysis.paper_figures import (
     ClassAccuracy,
     binned_gain,
     class_gap,
+    cross_accuracy,
     drop_ratios,
     hold_frames,
 )
@@ -161,6 +162,41 @@ def test_each_documented_figure_is_a_figure_not_a_run_folder(figure, capsys):
 
 
 @pytest.mark.slow
+def test_cross_accuracy_keeps_only_the_clips_the_auxiliary_labels_at_tau(tmp_path):
+    """Step 5: A is confident on clips 0 and 2 (0.9 reaches tau, 0.89 does not), so it labels half the clips;
+    its labels are right on one of them, the primary's predictions on both, FixMatch's on neither. Step 10: no
+    clip reaches tau, so only the labeled share has a point there."""
+    truth, videos = [0, 1, 2, 3], ["v0", "v1", "v2", "v3"]
+    cmpl_steps = {
+        5: {
+            "pseudo_label": [0, 1, 1, 3],
+            "pseudo_confidence": [0.95, 0.89, 0.9, 0.1],
+            "prediction": [0, 0, 2, 0],
+        },
+        10: {"pseudo_label": [0, 1, 2, 3], "pseudo_confidence": [0.5] * 4, "prediction": [0, 1, 2, 3]},
+    }
+    fixmatch_steps = {5: [1, 1, 1, 3], 10: [0, 1, 2, 3]}
+    for name, roles_at in (
+        ("cmpl", lambda step: {"primary": cmpl_steps[step], "auxiliary": {}}),
+        ("fixmatch", lambda step: {"primary": {"prediction": fixmatch_steps[step]}}),
+    ):
+        (tmp_path / name).mkdir()
+        lines = [
+            json.dumps(
+                {"step": step, "threshold": 0.9, "truth": truth, "videos": videos, "roles": roles_at(step)}
+            )
+            for step in (5, 10)
+        ]
+        (tmp_path / name / "unlabeled_scores.jsonl").write_text("\n".join(lines) + "\n")
+    curves = cross_accuracy(tmp_path / "cmpl", tmp_path / "fixmatch")
+    assert curves == {
+        "labeled": ([5, 10], [50.0, 0.0]),
+        "auxiliary": ([5], [50.0]),
+        "primary": ([5], [100.0]),
+        "fixmatch": ([5], [0.0]),
+    }
+
+
 def test_cross_accuracy_report_scores_cmpl_and_fixmatch_on_the_same_clips(tiny_synthetic, tmp_path, capsys):
     """Fig. 6 from eval-mode scorings: threshold 0, so A labels every scored clip and each curve is the plain
     accuracy of its network on the 6 scored videos."""
