@@ -1,5 +1,6 @@
-"""The analysis in benchmarks/class_groups.py that EVIDENCE.md quotes: how pseudo-labels split over the synthetic
-class groups, seeds pooled (the scripts under benchmarks/ are not a package, so it is loaded by path)."""
+"""The analysis scripts whose figures EVIDENCE.md quotes: how pseudo-labels split over the synthetic class
+groups (class_groups.py) and whether pooled seeds rank the methods (pool_seeds.py). The scripts under
+benchmarks/ are not a package, so they are loaded by path."""
 
 from __future__ import annotations
 
@@ -12,10 +13,17 @@ import pytest
 from cmpl.data.annotations import write_class_names
 from cmpl.data.synthetic import SYNTHETIC_CLASSES
 
-_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "class_groups.py"
-_spec = importlib.util.spec_from_file_location("class_groups", _SCRIPT)
-class_groups = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(class_groups)
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(
+        name, Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class_groups, pool_seeds = _load("class_groups"), _load("pool_seeds")
 
 MOTION, APPEARANCE = SYNTHETIC_CLASSES.index("move_up"), SYNTHETIC_CLASSES.index("circle")
 
@@ -69,3 +77,39 @@ def test_over_training_names_a_run_that_never_scored_its_unlabeled_clips(tmp_pat
     (run / "config.yaml").write_text("method:\n  name: cmpl\n")
     with pytest.raises(SystemExit, match=r"cmpl_seed0.*score_unlabeled_every"):
         class_groups.print_pseudo_labels(tmp_path, over_training=True)
+
+
+def _log(path: Path, settings: dict[str, dict[str, list[tuple[int, float]]]]) -> Path:
+    lines = [
+        json.dumps(
+            {
+                "name": name,
+                "runs": {m: [{"seed": s, "top1": t} for s, t in runs] for m, runs in by_method.items()},
+            }
+        )
+        for name, by_method in settings.items()
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_pool_seeds_joins_settings_and_pairs_the_methods_by_seed(tmp_path):
+    log = _log(
+        tmp_path / "log.jsonl",
+        {
+            "first": {"fixmatch": [(0, 60.0), (1, 50.0)], "supervised": [(0, 58.0), (1, 49.0)]},
+            "more": {"fixmatch": [(2, 70.0)], "supervised": [(2, 66.0)]},
+            "unrelated": {"fixmatch": [(0, 0.0)]},
+        },
+    )
+    pooled = pool_seeds.pooled_top1(["more", "first"], log)
+    assert list(pooled) == ["supervised", "fixmatch"]  # the demo's order, whatever the log's
+    assert pooled["fixmatch"] == {0: 60.0, 1: 50.0, 2: 70.0}
+    # per seed +2, +1, +4: mean 7/3, sample std 1.53, standard error 0.88, although the means differ by 2.3
+    # with population standard deviations of 8.2 and 7.0
+    mean, error, n = pool_seeds.paired_difference(pooled["fixmatch"], pooled["supervised"])
+    assert (mean, n) == (pytest.approx(7 / 3), 3) and error == pytest.approx(0.882, abs=1e-3)
+    with pytest.raises(SystemExit, match="fixmatch seed 0 is logged twice"):
+        pool_seeds.pooled_top1(["first", "unrelated"], log)
+    with pytest.raises(SystemExit, match="no setting named absent"):
+        pool_seeds.pooled_top1(["first", "absent"], log)

@@ -1,0 +1,74 @@
+"""Pool the seeds of several settings of the evidence log and say whether any method is ranked.
+
+Settings logged apart (e06's seeds 0-2 and e16's seeds 3-7 of one recipe) are read as one: per method its
+top-1 per seed, mean ± population standard deviation (as ``cmpl demo`` prints it), and for every pair of
+methods the per-seed difference as mean ± standard error (sample standard deviation over √n, over the seeds
+both ran). Seeds pair runs that share their initialisation and augmentation stream, so the differences are
+less noisy than the means. EVIDENCE.md's e16 table is
+
+    python benchmarks/pool_seeds.py e06-long-auxiliary-r10-w0.25 e16-long-seeds-3-7
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from itertools import combinations
+from pathlib import Path
+
+from cmpl.commands.demo import DEMO_METHODS
+
+LOG = Path(__file__).with_name("evidence_log.jsonl")
+
+
+def pooled_top1(names: list[str], log: Path = LOG) -> dict[str, dict[int, float]]:
+    """Per method, top-1 by seed over the named settings; a seed logged twice for one method is an error."""
+    settings = {}
+    for line in log.read_text().splitlines():
+        if line.strip():
+            entry = json.loads(line)
+            settings[entry["name"]] = entry
+    missing = [n for n in names if n not in settings]
+    if missing:
+        raise SystemExit(f"error: {log}: no setting named {', '.join(missing)}")
+    pooled: dict[str, dict[int, float]] = {}
+    for name in names:
+        for method, runs in settings[name]["runs"].items():
+            seeds = pooled.setdefault(method, {})
+            for run in runs:
+                if run["seed"] in seeds:
+                    raise SystemExit(f"error: {method} seed {run['seed']} is logged twice ({name})")
+                seeds[run["seed"]] = run["top1"]
+    order = [m for m in DEMO_METHODS if m in pooled] + sorted(set(pooled) - set(DEMO_METHODS))
+    return {method: dict(sorted(pooled[method].items())) for method in order}
+
+
+def paired_difference(a: dict[int, float], b: dict[int, float]) -> tuple[float, float, int]:
+    """Mean and standard error of ``a - b`` over the seeds both have, and how many those are."""
+    diffs = [a[s] - b[s] for s in a if s in b]
+    if len(diffs) < 2:
+        return (diffs[0] if diffs else float("nan")), float("nan"), len(diffs)
+    return statistics.fmean(diffs), statistics.stdev(diffs) / len(diffs) ** 0.5, len(diffs)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("names", nargs="+", help="settings of the log, by their --name")
+    p.add_argument("--log", type=Path, default=LOG)
+    args = p.parse_args()
+    pooled = pooled_top1(args.names, args.log)
+    for method, seeds in pooled.items():
+        values = list(seeds.values())
+        per_seed = " / ".join(f"{v:.1f}" for v in values)
+        spread = statistics.pstdev(values)
+        print(f"{method:<12}{statistics.fmean(values):6.1f} ± {spread:.1f}   seeds {list(seeds)}: {per_seed}")
+    print("per-seed difference, mean ± standard error (seeds)")
+    for first, second in combinations(pooled, 2):
+        mean, error, n = paired_difference(pooled[second], pooled[first])
+        ranked = "ranked" if abs(mean) > 2 * error else "not ranked"
+        print(f"  {second} - {first}: {mean:+.1f} ± {error:.1f} ({n})   {ranked} at two standard errors")
+
+
+if __name__ == "__main__":
+    main()
