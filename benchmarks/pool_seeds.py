@@ -4,7 +4,9 @@ Settings logged apart (e06's seeds 0-2 and e16's seeds 3-7 of one recipe) are re
 top-1 per seed, mean ± population standard deviation (as ``cmpl demo`` prints it), and for every pair of
 methods the per-seed difference as mean ± standard error (sample standard deviation over √n, over the seeds
 both ran). Seeds pair runs that share their initialisation and augmentation stream, so the differences are
-less noisy than the means. EVIDENCE.md's e16 table is
+less noisy than the means. A pair is called ranked when its 95 % interval (Student's t) excludes zero, a
+stricter reading than e16's two standard errors at few seeds; on e16's eight seeds both give "not ranked".
+EVIDENCE.md's e16 table is
 
     python benchmarks/pool_seeds.py e06-long-auxiliary-r10-w0.25 e16-long-seeds-3-7
 """
@@ -14,10 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-from itertools import combinations
 from pathlib import Path
 
-from cmpl.commands.demo import DEMO_METHODS
+from cmpl.commands.demo import DEMO_METHODS, format_differences, seed_differences
 
 LOG = Path(__file__).with_name("evidence_log.jsonl")
 
@@ -44,14 +45,6 @@ def pooled_top1(names: list[str], log: Path = LOG) -> dict[str, dict[int, float]
     return {method: dict(sorted(pooled[method].items())) for method in order}
 
 
-def paired_difference(a: dict[int, float], b: dict[int, float]) -> tuple[float, float, int]:
-    """Mean and standard error of ``a - b`` over the seeds both have, and how many those are."""
-    diffs = [a[s] - b[s] for s in a if s in b]
-    if len(diffs) < 2:
-        return (diffs[0] if diffs else float("nan")), float("nan"), len(diffs)
-    return statistics.fmean(diffs), statistics.stdev(diffs) / len(diffs) ** 0.5, len(diffs)
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("names", nargs="+", help="settings of the log, by their --name")
@@ -63,11 +56,7 @@ def main() -> None:
         per_seed = " / ".join(f"{v:.1f}" for v in values)
         spread = statistics.pstdev(values)
         print(f"{method:<12}{statistics.fmean(values):6.1f} ± {spread:.1f}   seeds {list(seeds)}: {per_seed}")
-    print("per-seed difference, mean ± standard error (seeds)")
-    for first, second in combinations(pooled, 2):
-        mean, error, n = paired_difference(pooled[second], pooled[first])
-        ranked = "ranked" if abs(mean) > 2 * error else "not ranked"
-        print(f"  {second} - {first}: {mean:+.1f} ± {error:.1f} ({n})   {ranked} at two standard errors")
+    print("\n".join(format_differences(seed_differences(pooled))))
 
 
 if __name__ == "__main__":
