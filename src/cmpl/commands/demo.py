@@ -132,28 +132,20 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]
     return methods
 
 
-def paired_difference(a: dict[int, float], b: dict[int, float]) -> tuple[float, float, int]:
-    """Mean and standard error (sample standard deviation over √n) of ``a - b`` over the seeds both have, and
-    how many those are. A seed pairs two runs with the same initialisation and augmentation stream, so the
-    per-seed difference is less noisy than the difference of the means."""
-    diffs = [a[seed] - b[seed] for seed in a if seed in b]
-    if len(diffs) < 2:
-        return (diffs[0] if diffs else math.nan), math.nan, len(diffs)
-    return statistics.fmean(diffs), statistics.stdev(diffs) / math.sqrt(len(diffs)), len(diffs)
-
-
 def seed_differences(top1: dict[str, dict[int, float]]) -> dict[str, dict[str, float | None]]:
     """Every pair of methods with seeds in common (``top1``: method -> seed -> top-1), the later minus the
-    earlier in ``top1``'s order: its per-seed difference as mean, standard error (None from one seed) and
-    number of seeds."""
+    earlier in ``top1``'s order: its per-seed difference as mean, standard error (sample standard deviation
+    over √n; None from one seed) and number of seeds. A seed pairs two runs with the same initialisation and
+    augmentation stream, so the per-seed difference is less noisy than the difference of the means."""
     differences = {}
     for first, second in combinations(top1, 2):
-        mean, error, n = paired_difference(top1[second], top1[first])
-        if n:
+        diffs = [top1[second][seed] - top1[first][seed] for seed in top1[second] if seed in top1[first]]
+        if diffs:
+            stderr = statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else None
             differences[f"{second} - {first}"] = {
-                "mean": mean,
-                "stderr": error if n > 1 else None,
-                "seeds": n,
+                "mean": statistics.fmean(diffs),
+                "stderr": stderr,
+                "seeds": len(diffs),
             }
     return differences
 
