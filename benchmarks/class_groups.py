@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from cmpl.analysis.paper_figures import ClassAccuracy, read_class_accuracy
-from cmpl.commands.demo import DEMO_METHODS
+from cmpl.commands.demo import in_demo_order
 from cmpl.commands.evaluate import TrainedRun, load_method, score_test_set
 from cmpl.config import load_config
 from cmpl.data.annotations import read_class_names, read_path_label_list
@@ -58,8 +58,7 @@ def finished_runs(root: Path) -> dict[str, list[Path]]:
             runs.setdefault(match["method"], []).append((int(match["seed"]), path))
     if not runs:
         raise SystemExit(f"error: {root}: no finished <method>_seed<N> runs")
-    order = [m for m in DEMO_METHODS if m in runs] + sorted(set(runs) - set(DEMO_METHODS))
-    return {method: [path for _, path in sorted(runs[method])] for method in order}
+    return {method: [path for _, path in sorted(runs[method])] for method in in_demo_order(runs)}
 
 
 def score_networks(run_dir: Path) -> dict[str, ClassAccuracy]:

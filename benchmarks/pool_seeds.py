@@ -18,7 +18,7 @@ import json
 import statistics
 from pathlib import Path
 
-from cmpl.commands.demo import DEMO_METHODS, format_differences, seed_differences
+from cmpl.commands.demo import format_differences, in_demo_order, seed_differences
 
 LOG = Path(__file__).with_name("evidence_log.jsonl")
 
@@ -41,8 +41,7 @@ def pooled_top1(names: list[str], log: Path = LOG) -> dict[str, dict[int, float]
                 if run["seed"] in seeds:
                     raise SystemExit(f"error: {method} seed {run['seed']} is logged twice ({name})")
                 seeds[run["seed"]] = run["top1"]
-    order = [m for m in DEMO_METHODS if m in pooled] + sorted(set(pooled) - set(DEMO_METHODS))
-    return {method: dict(sorted(pooled[method].items())) for method in order}
+    return {method: dict(sorted(pooled[method].items())) for method in in_demo_order(pooled)}
 
 
 def main() -> None:
