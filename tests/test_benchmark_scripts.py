@@ -1,6 +1,7 @@
 """The analysis scripts whose figures EVIDENCE.md quotes: how pseudo-labels split over the synthetic class
-groups (class_groups.py) and whether pooled seeds rank the methods (pool_seeds.py). The scripts under
-benchmarks/ are not a package, so they are loaded by path."""
+groups (class_groups.py), whether pooled seeds rank the methods (pool_seeds.py), and finished runs scored
+again on a new test list (rescore.py). The scripts under benchmarks/ are not a package, so they are loaded
+by path."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from cmpl.config import load_config
 from cmpl.data.annotations import write_class_names
 from cmpl.data.synthetic import SYNTHETIC_CLASSES
+from cmpl.engine.trainer import Trainer
+from tests.helpers import fast_overrides
 
 
 def _load(name: str):
@@ -23,7 +27,7 @@ def _load(name: str):
     return module
 
 
-class_groups, pool_seeds = _load("class_groups"), _load("pool_seeds")
+class_groups, pool_seeds, rescore = _load("class_groups"), _load("pool_seeds"), _load("rescore")
 
 MOTION, APPEARANCE = SYNTHETIC_CLASSES.index("move_up"), SYNTHETIC_CLASSES.index("circle")
 
@@ -109,3 +113,32 @@ def test_pool_seeds_joins_settings_and_pairs_the_methods_by_seed(tmp_path):
         pool_seeds.pooled_top1(["first", "unrelated"], log)
     with pytest.raises(SystemExit, match="no setting named absent"):
         pool_seeds.pooled_top1(["first", "absent"], log)
+
+
+@pytest.mark.slow
+def test_rescore_logs_finished_runs_on_a_new_list_as_a_setting_pool_seeds_reads(
+    tiny_synthetic, tmp_path, monkeypatch
+):
+    runs = [tmp_path / f"supervised_seed{seed}" for seed in (0, 1)]
+    for seed, run_dir in enumerate(runs):
+        overrides = [
+            *fast_overrides(tiny_synthetic, run_dir, "supervised", iterations=2),
+            f"train.seed={seed}",
+        ]
+        Trainer(load_config(None, overrides)).fit()
+    lines = (tiny_synthetic / "test.txt").read_text().splitlines()[::2]  # one video of each class
+    new_list = tmp_path / "new" / "test.txt"
+    new_list.parent.mkdir()
+    new_list.write_text("".join(f"{tiny_synthetic / line}\n" for line in lines))
+    log = tmp_path / "log.jsonl"
+    argv = ["rescore.py", "--name", "again", "--test-list", str(new_list), "--log", str(log), *map(str, runs)]
+    monkeypatch.setattr("sys.argv", argv)
+    rescore.main()
+    entry = json.loads(log.read_text())
+    rows = entry["runs"]["supervised"]
+    assert [r["seed"] for r in rows] == [0, 1] and entry["test_list"] == str(new_list.resolve())
+    for row, run_dir in zip(rows, runs, strict=True):
+        assert row["top1_own"] == json.loads((run_dir / "results.json").read_text())["top1"]
+        scored = json.loads((run_dir / "results_2x1_new_test.json").read_text())
+        assert scored["num_videos"] == 12 and row["top1"] == scored["top1"]
+    assert pool_seeds.pooled_top1(["again"], log) == {"supervised": {r["seed"]: r["top1"] for r in rows}}

@@ -163,6 +163,45 @@ def test_cli_evaluate_and_predict(cmpl_run, tiny_synthetic, capsys):
 
 
 @pytest.mark.slow
+def test_cli_evaluate_scores_another_test_list_and_keeps_the_runs_own_results(
+    cmpl_run, tiny_synthetic, tmp_path
+):
+    """`--test-list` given the dataset's own test list repeats the default evaluation, and writes apart."""
+    run_dir, _ = cmpl_run
+    assert main(["evaluate", str(run_dir), "--views", "2x1", "--device", "cpu"]) == 0
+    own = json.loads((run_dir / "results_2x1.json").read_text())
+    listed = tiny_synthetic / "test.txt"
+    assert (
+        main(["evaluate", str(run_dir), "--views", "2x1", "--device", "cpu", "--test-list", str(listed)]) == 0
+    )
+    other = json.loads((run_dir / f"results_2x1_{tiny_synthetic.name}_test.json").read_text())
+    assert other["test_list"] == str(listed.resolve())
+    assert other["top1"] == own["top1"] and other["confusion"] == own["confusion"]
+    assert json.loads((run_dir / "results_2x1.json").read_text()) == own
+
+
+def test_cli_evaluate_refuses_a_test_list_it_would_score_wrongly(cmpl_run, tiny_synthetic, tmp_path, capsys):
+    run_dir, _ = cmpl_run
+    names = (tiny_synthetic / "classes.txt").read_text().splitlines()
+    video = tiny_synthetic / "videos" / names[0] / "test_0000.mp4"
+    cases = {
+        "reordered": ("\n".join(reversed(names)), f"{video} 0", "its classes are not the run's"),
+        "unknown": (None, f"{video} -1", "needs a label on every line"),
+        "missing": (None, f"{video.with_name('gone.mp4')} 0", "missing"),
+    }
+    for case, (classes, line, message) in cases.items():
+        folder = tmp_path / case
+        folder.mkdir()
+        if classes is not None:
+            (folder / "classes.txt").write_text(classes + "\n")
+        (folder / "list.txt").write_text(line + "\n")
+        code = main(["evaluate", str(run_dir), "--device", "cpu", "--test-list", str(folder / "list.txt")])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and message in err and "\n" not in err, (case, err)
+    assert not list(run_dir.glob("results_*_reordered_*.json"))
+
+
+@pytest.mark.slow
 def test_load_run_loads_the_auxiliary_network_on_its_own_frames(cmpl_run):
     """Analyses score CMPL's A from the checkpoint with A's sampling (16 frames here, F's 8)."""
     run_dir, _ = cmpl_run

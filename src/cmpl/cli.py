@@ -179,6 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="CLIPSxCROPS, e.g. 10x3 (paper) or 1x1; default: the run's eval config",
     )
+    p.add_argument(
+        "--test-list",
+        type=Path,
+        default=None,
+        help="score this list instead of the run's test set: 'path label' lines, paths relative to the "
+        "list's folder, labels in the run's class order (a classes.txt beside it must match); writes "
+        "results_<views>_<folder>_<stem>.json",
+    )
     p.add_argument("--device", default="auto")
 
     p = sub.add_parser(
@@ -366,7 +374,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
     run = load_run(args.run_dir, args.device)
     clips, crops = args.views or (run.config.eval.num_clips, run.config.eval.num_crops)
-    result, path = evaluate_run(run, args.run_dir, clips, crops)
+    result, path = evaluate_run(run, args.run_dir, clips, crops, test_list=args.test_list)
     print(
         f"top-1 {result.top1:.2f}  top-5 {result.top5:.2f}  mean class {result.mean_class_accuracy:.2f}  "
         f"({result.num_videos} videos, {clips}x{crops} views) -> {path}"

@@ -12,7 +12,12 @@ import torch
 from torch import nn
 
 from cmpl.config import Config, load_config
-from cmpl.data.annotations import VideoRecord, read_class_names
+from cmpl.data.annotations import (
+    VideoRecord,
+    find_missing,
+    read_class_names,
+    read_path_label_list,
+)
 from cmpl.data.augment import ClipAugment
 from cmpl.data.datasets import TestClips
 from cmpl.engine.checkpoint import load_checkpoint
@@ -22,7 +27,7 @@ from cmpl.engine.runtime import resolve_device, test_clips, test_records, use_am
 from cmpl.errors import BadValueError
 from cmpl.methods import Method, build_method
 
-__all__ = ["TrainedRun", "evaluate_run", "load_method", "load_run", "score_test_set"]
+__all__ = ["TrainedRun", "evaluate_run", "load_method", "load_run", "read_test_list", "score_test_set"]
 
 
 @dataclass
@@ -61,16 +66,39 @@ def load_run(run_dir: Path, device: str = "auto", role: str = "primary") -> Trai
     return TrainedRun(config, names, method.networks[role].to(dev).eval(), dev, run_dir, role)
 
 
+def read_test_list(run: TrainedRun, test_list: Path) -> list[VideoRecord]:
+    """Another labelled test set for ``run``: "path label" lines, paths relative to the list's folder and
+    labels in the run's class order. A ``classes.txt`` beside the list must name the run's classes, since a
+    list in another order would be scored without an error and come out wrong."""
+    test_list = Path(test_list)
+    if not test_list.is_file():
+        raise BadValueError(f"{test_list}: no such test list")
+    beside = test_list.parent / "classes.txt"
+    if beside.is_file() and read_class_names(beside) != run.class_names:
+        raise BadValueError(f"{beside}: its classes are not the run's ({run.run_dir / 'classes.txt'})")
+    records = read_path_label_list(test_list, class_names=run.class_names).records
+    if any(r.label < 0 for r in records):
+        raise BadValueError(f"{test_list}: a test list needs a label on every line, not -1")
+    missing = find_missing(records)
+    if missing:
+        raise BadValueError(
+            f"{test_list}: {len(missing)} of {len(records)} listed videos are missing ({missing[0]})"
+        )
+    return records
+
+
 def score_test_set(
     run: TrainedRun,
     num_clips: int,
     num_crops: int,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     progress: bool = True,
+    records: list[VideoRecord] | None = None,
 ) -> EvalResult:
-    """The primary network on the run's configured test set; `transform` edits the uint8 clips
-    ``(N, T, C, H, W)`` before normalisation (e.g. the temporal re-sampling of the paper's Fig. 5)."""
-    records = test_records(run.config, run_test_records(run.config, run.run_dir))
+    """The primary network on ``records`` (default: the run's configured test set); `transform` edits the
+    uint8 clips ``(N, T, C, H, W)`` before normalisation (e.g. the temporal re-sampling of the paper's Fig. 5)."""
+    if records is None:
+        records = test_records(run.config, run_test_records(run.config, run.run_dir))
     normalize = ClipAugment().normalize
     num_classes = len(run.class_names)
     predictions = predict_dataset(
@@ -88,17 +116,31 @@ def score_test_set(
 
 
 def evaluate_run(
-    run: TrainedRun, run_dir: Path, num_clips: int, num_crops: int, progress: bool = True
+    run: TrainedRun,
+    run_dir: Path,
+    num_clips: int,
+    num_crops: int,
+    progress: bool = True,
+    test_list: Path | None = None,
 ) -> tuple[EvalResult, Path]:
-    """Evaluate on the configured test set and write ``results_<clips>x<crops>.json`` beside the run."""
-    result = score_test_set(run, num_clips, num_crops, progress=progress)
-    out = run_dir / f"results_{num_clips}x{num_crops}.json"
+    """Evaluate on the configured test set and write ``results_<clips>x<crops>.json`` beside the run; with
+    ``test_list`` (see `read_test_list`) score that list instead and write
+    ``results_<clips>x<crops>_<list's folder>_<list's stem>.json``, so that the run's own figures stay."""
+    records = None if test_list is None else read_test_list(run, test_list)
+    result = score_test_set(run, num_clips, num_crops, progress=progress, records=records)
+    name = f"results_{num_clips}x{num_crops}"
+    extra: dict[str, str] = {}
+    if test_list is not None:
+        name += f"_{Path(test_list).resolve().parent.name}_{Path(test_list).stem}"
+        extra["test_list"] = str(Path(test_list).resolve())
+    out = run_dir / f"{name}.json"
     out.write_text(
         json.dumps(
             {
                 "class_names": run.class_names,
                 "num_clips": num_clips,
                 "num_crops": num_crops,
+                **extra,
                 **result.to_dict(),
             },
             indent=1,
