@@ -8,6 +8,9 @@ per-class accuracy by group shows which kind of class a method's gain (or loss) 
 ``benchmarks/evidence.py``). With ``--networks`` it instead scores every network of each run from its last
 checkpoint on the run's test set (the eval config's views), each on its own frames: CMPL's auxiliary network
 too, which inference never uses, so that one can see whether F and A are good at different kinds of class.
+With ``--results FILE`` it reads that results file of each run instead of ``results.json`` (e.g. the
+scoring of 2400 new test videos that ``cmpl evaluate --test-list`` wrote, e17). Seeds of one recipe logged
+in several folders (e06's and e16's) are read together when every folder is named.
 With ``--pseudo-labels`` it scores each semi-supervised run's unlabeled clips from its last checkpoint, as
 ``train.score_unlabeled_every`` does during training (eval mode, one weak view), and says per group how many
 clips get a confident pseudo-label for the primary network, how many of those are right, and what share of
@@ -17,6 +20,7 @@ all confident labels name a class of the group: where the unlabeled loss pulls t
 
     python benchmarks/class_groups.py runs/demo_long
     python benchmarks/class_groups.py runs/demo_long --networks
+    python benchmarks/class_groups.py runs/demo_long runs/evidence/e16-long-seeds-3-7 --results results_2x1_heldout_test.json
     python benchmarks/class_groups.py runs/demo_long --pseudo-labels
     python benchmarks/class_groups.py runs/evidence/e13-fig6-scored-long --over-training
 """
@@ -48,17 +52,24 @@ GROUPS = {"motion": MOTION_CLASSES, "appearance": APPEARANCE_CLASSES}
 _RUN_NAME = re.compile(r"(?P<method>\w+)_seed(?P<seed>\d+)")
 
 
-def finished_runs(root: Path) -> dict[str, list[Path]]:
-    """The finished ``<method>_seed<N>`` runs of ``root`` (a ``results.json``), per method in the demo's
-    method order, each method's runs in seed order."""
-    runs: dict[str, list[tuple[int, Path]]] = {}
-    for path in sorted(root.iterdir()):
-        match = _RUN_NAME.fullmatch(path.name)
-        if match and (path / "results.json").is_file():
-            runs.setdefault(match["method"], []).append((int(match["seed"]), path))
+def finished_runs(*roots: Path) -> dict[str, list[Path]]:
+    """The finished ``<method>_seed<N>`` runs (a ``results.json``) of every folder of ``roots``, per method in
+    the demo's method order, each method's runs in seed order; a seed found twice is an error."""
+    runs: dict[str, dict[int, Path]] = {}
+    for root in roots:
+        for path in sorted(root.iterdir()):
+            match = _RUN_NAME.fullmatch(path.name)
+            if match and (path / "results.json").is_file():
+                seeds = runs.setdefault(match["method"], {})
+                seed = int(match["seed"])
+                if seed in seeds:
+                    raise SystemExit(
+                        f"error: {match['method']} seed {seed} is in {seeds[seed].parent} and {root}"
+                    )
+                seeds[seed] = path
     if not runs:
-        raise SystemExit(f"error: {root}: no finished <method>_seed<N> runs")
-    return {method: [path for _, path in sorted(runs[method])] for method in in_demo_order(runs)}
+        raise SystemExit(f"error: {', '.join(map(str, roots))}: no finished <method>_seed<N> runs")
+    return {method: [runs[method][seed] for seed in sorted(runs[method])] for method in in_demo_order(runs)}
 
 
 def score_networks(run_dir: Path) -> dict[str, ClassAccuracy]:
@@ -118,17 +129,17 @@ def pseudo_labels_over_training(run_dir: Path) -> dict[str, dict[str, np.ndarray
     return {f"step {scoring['step']}": group_counts(scoring, names) for scoring in scorings}
 
 
-def print_pseudo_labels(root: Path, over_training: bool = False) -> None:
-    """The ``--pseudo-labels`` (or ``--over-training``) table of every semi-supervised run of ``root``, its
+def print_pseudo_labels(roots: list[Path], over_training: bool = False) -> None:
+    """The ``--pseudo-labels`` (or ``--over-training``) table of every semi-supervised run of ``roots``, its
     seeds pooled: clips labeled and right are percents of the seeds' clips together."""
     read = pseudo_labels_over_training if over_training else pseudo_labels_at_checkpoint
     runs = {
         method: [read(path) for path in paths]
-        for method, paths in finished_runs(root).items()
+        for method, paths in finished_runs(*roots).items()
         if method_class(load_config(paths[0] / "config.yaml")).uses_unlabeled
     }
     if not runs:
-        raise SystemExit(f"error: {root}: no finished semi-supervised <method>_seed<N> runs")
+        raise SystemExit("error: no finished semi-supervised <method>_seed<N> runs there")
     print("pseudo-labels for the primary (eval mode, one weak view), seeds pooled (%)")
     print(f"{'method':<12}{'when':<18}{'group':<12}{'clips labeled':>15}{'right':>8}{'share of labels':>17}")
     for method, per_seed in runs.items():
@@ -142,28 +153,37 @@ def print_pseudo_labels(root: Path, over_training: bool = False) -> None:
                 )
 
 
-def per_class_by_method(root: Path, networks: bool = False) -> tuple[list[str], dict[str, np.ndarray]]:
+def per_class_by_method(
+    roots: list[Path], networks: bool = False, results: str = "results.json"
+) -> tuple[list[str], dict[str, np.ndarray]]:
     """Class names and, per method (or per method/network with ``networks``), its runs' per-class accuracy
-    ``(seeds, classes)`` in seed order."""
+    ``(seeds, classes)`` in seed order, read from each run's ``results`` file."""
     names: list[str] = []
     table: dict[str, np.ndarray] = {}
-    for method, paths in finished_runs(root).items():
+    for method, paths in finished_runs(*roots).items():
         if networks:
             per_run = [score_networks(path) for path in paths]
             rows = {f"{method}/{role}": [scored[role] for scored in per_run] for role in per_run[0]}
         else:
-            rows = {method: [read_class_accuracy(path) for path in paths]}
+            rows = {method: [read_class_accuracy(path, results) for path in paths]}
         for row, scores in rows.items():
             names = names or scores[0].class_names
             if any(s.class_names != names for s in scores):
-                raise SystemExit(f"error: {root}: the runs were trained on different class lists")
+                raise SystemExit("error: the runs were trained on different class lists")
             table[row] = np.array([s.accuracy for s in scores])
     return names, table
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("root", type=Path, help="folder of <method>_seed<N> runs on the synthetic data")
+    p.add_argument(
+        "roots", type=Path, nargs="+", help="folders of <method>_seed<N> runs on the synthetic data"
+    )
+    p.add_argument(
+        "--results",
+        default="results.json",
+        help="each run's results file to read (default: %(default)s; not with --networks)",
+    )
     shown = p.add_mutually_exclusive_group()
     shown.add_argument("--networks", action="store_true", help="score every network from its checkpoint")
     shown.add_argument(
@@ -178,9 +198,11 @@ def main() -> None:
     )
     args = p.parse_args()
     if args.pseudo_labels or args.over_training:
-        print_pseudo_labels(args.root, args.over_training)
+        print_pseudo_labels(args.roots, args.over_training)
         return
-    names, table = per_class_by_method(args.root, args.networks)
+    if args.networks and args.results != "results.json":
+        p.error("--networks scores each checkpoint on the run's own test set; --results does not apply")
+    names, table = per_class_by_method(args.roots, args.networks, args.results)
     seeds = {m: len(a) for m, a in table.items()}
     print(f"per-class top-1 (%), mean over seeds {seeds}")
     print(f"{'class':<14}" + "".join(f"{m:>20}" for m in table))

@@ -54,19 +54,20 @@ def test_group_counts_split_clips_by_true_group_and_labels_by_named_group():
 
 def test_over_training_table_pools_the_seeds_at_each_step(tmp_path, capsys):
     """Seed 0 labels one of its two motion clips at step 10 (right), seed 1 both (one right): pooled, 3 of 4
-    clips labeled and 2 of those 3 right, where a mean over seeds would say 75 % and 75 %."""
+    clips labeled and 2 of those 3 right, where a mean over seeds would say 75 % and 75 %. The seeds lie in
+    two folders, as e06's and e16's do."""
     runs = {
         0: [_scoring(10, [MOTION, MOTION], [MOTION, APPEARANCE], [0.95, 0.1])],
         1: [_scoring(10, [MOTION, MOTION], [MOTION, APPEARANCE], [0.95, 0.95])],
     }
     for seed, scorings in runs.items():
-        run = tmp_path / f"fixmatch_seed{seed}"
-        run.mkdir()
+        run = tmp_path / f"setting{seed}" / f"fixmatch_seed{seed}"
+        run.mkdir(parents=True)
         (run / "results.json").write_text("{}")
         (run / "config.yaml").write_text("method:\n  name: fixmatch\n")
         write_class_names(SYNTHETIC_CLASSES, run / "classes.txt")
         (run / "unlabeled_scores.jsonl").write_text("".join(json.dumps(s) + "\n" for s in scorings))
-    class_groups.print_pseudo_labels(tmp_path, over_training=True)
+    class_groups.print_pseudo_labels([tmp_path / "setting0", tmp_path / "setting1"], over_training=True)
     rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("fixmatch")]
     motion, appearance = rows
     assert motion[:4] == ["fixmatch", "step", "10", "motion"]
@@ -80,7 +81,24 @@ def test_over_training_names_a_run_that_never_scored_its_unlabeled_clips(tmp_pat
     (run / "results.json").write_text("{}")
     (run / "config.yaml").write_text("method:\n  name: cmpl\n")
     with pytest.raises(SystemExit, match=r"cmpl_seed0.*score_unlabeled_every"):
-        class_groups.print_pseudo_labels(tmp_path, over_training=True)
+        class_groups.print_pseudo_labels([tmp_path], over_training=True)
+
+
+def test_per_class_table_reads_another_results_file_over_folders_and_refuses_a_seed_twice(tmp_path):
+    names = list(SYNTHETIC_CLASSES)
+    for folder, seed, accuracy in (("a", 0, 10.0), ("b", 1, 30.0), ("c", 1, 0.0)):
+        run = tmp_path / folder / f"supervised_seed{seed}"
+        run.mkdir(parents=True)
+        own = {"class_names": names, "per_class_accuracy": [0.0] * len(names)}
+        (run / "results.json").write_text(json.dumps(own))
+        new = {"class_names": names, "per_class_accuracy": [accuracy] * len(names)}
+        (run / "results_2x1_new_test.json").write_text(json.dumps(new))
+    names_read, table = class_groups.per_class_by_method(
+        [tmp_path / "a", tmp_path / "b"], results="results_2x1_new_test.json"
+    )
+    assert names_read == names and table["supervised"][:, 0].tolist() == [10.0, 30.0]
+    with pytest.raises(SystemExit, match="supervised seed 1 is in"):
+        class_groups.finished_runs(tmp_path / "b", tmp_path / "c")
 
 
 def _log(path: Path, settings: dict[str, dict[str, list[tuple[int, float]]]]) -> Path:

@@ -63,8 +63,8 @@ class ClassAccuracy:
     accuracy: list[float]
 
 
-def _results(run_dir: Path) -> dict[str, Any]:
-    path = Path(run_dir) / "results.json"
+def _results(run_dir: Path, name: str = "results.json") -> dict[str, Any]:
+    path = Path(run_dir) / name
     if not path.is_file():
         raise MissingFileError(f"{path}: no results; is {run_dir} a finished run?")
     return json.loads(path.read_text())
@@ -74,9 +74,10 @@ def _top1(run_dir: Path) -> float:
     return float(_results(run_dir)["top1"])
 
 
-def read_class_accuracy(run_dir: Path) -> ClassAccuracy:
-    """The per-class accuracy a run wrote into ``results.json`` at the end of training."""
-    saved = _results(run_dir)
+def read_class_accuracy(run_dir: Path, results: str = "results.json") -> ClassAccuracy:
+    """The per-class accuracy a run wrote into ``results.json`` at the end of training (or into another
+    results file of the run, e.g. one that ``cmpl evaluate --test-list`` wrote)."""
+    saved = _results(run_dir, results)
     return ClassAccuracy(saved["class_names"], saved["per_class_accuracy"])
 
 
