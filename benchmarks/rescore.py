@@ -30,9 +30,9 @@ from cmpl.commands.evaluate import evaluate_run, load_run
 LOG = Path(__file__).with_name("evidence_log.jsonl")
 
 
-def rescore(run_dir: Path, test_list: Path) -> tuple[str, dict]:
+def rescore(run_dir: Path, test_list: Path, device: str = "auto") -> tuple[str, dict]:
     """The run's method and its log row: seed, top-1 on ``test_list``, top-1 on its own test set."""
-    run = load_run(run_dir, "cpu")
+    run = load_run(run_dir, device)
     result, _ = evaluate_run(
         run,
         run_dir,
@@ -51,12 +51,13 @@ def main() -> None:
     p.add_argument("--name", required=True, help="the setting's name in the log")
     p.add_argument("--test-list", type=Path, required=True, help="'path label' lines, as for cmpl evaluate")
     p.add_argument("--log", type=Path, default=LOG)
+    p.add_argument("--device", default="auto", help="where the networks run (default: %(default)s)")
     p.add_argument("run_dirs", type=Path, nargs="+", help="finished runs (folders with checkpoints/last.pt)")
     args = p.parse_args()
     start = time.perf_counter()
     runs: dict[str, list[dict]] = {}
     for run_dir in tqdm(args.run_dirs, desc="runs", unit="run"):
-        method, row = rescore(run_dir, args.test_list)
+        method, row = rescore(run_dir, args.test_list, args.device)
         runs.setdefault(method, []).append(row)
         tqdm.write(f"{method:<11} seed {row['seed']}: {row['top1_own']:5.1f} -> {row['top1']:5.1f}")
     runs = {m: sorted(runs[m], key=lambda r: r["seed"]) for m in in_demo_order(runs)}

@@ -12,12 +12,7 @@ import torch
 from torch import nn
 
 from cmpl.config import Config, load_config
-from cmpl.data.annotations import (
-    VideoRecord,
-    find_missing,
-    read_class_names,
-    read_path_label_list,
-)
+from cmpl.data.annotations import VideoRecord, find_missing, read_class_names, read_path_label_list
 from cmpl.data.augment import ClipAugment
 from cmpl.data.datasets import TestClips
 from cmpl.engine.checkpoint import load_checkpoint
@@ -126,13 +121,12 @@ def evaluate_run(
     """Evaluate on the configured test set and write ``results_<clips>x<crops>.json`` beside the run; with
     ``test_list`` (see `read_test_list`) score that list instead and write
     ``results_<clips>x<crops>_<list's folder>_<list's stem>.json``, so that the run's own figures stay."""
-    records = None if test_list is None else read_test_list(run, test_list)
-    result = score_test_set(run, num_clips, num_crops, progress=progress, records=records)
-    name = f"results_{num_clips}x{num_crops}"
-    extra: dict[str, str] = {}
+    name, records, extra = f"results_{num_clips}x{num_crops}", None, {}
     if test_list is not None:
-        name += f"_{Path(test_list).resolve().parent.name}_{Path(test_list).stem}"
-        extra["test_list"] = str(Path(test_list).resolve())
+        test_list = Path(test_list).resolve()
+        records = read_test_list(run, test_list)
+        name, extra = f"{name}_{test_list.parent.name}_{test_list.stem}", {"test_list": str(test_list)}
+    result = score_test_set(run, num_clips, num_crops, progress=progress, records=records)
     out = run_dir / f"{name}.json"
     out.write_text(
         json.dumps(
