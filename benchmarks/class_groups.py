@@ -139,7 +139,9 @@ def print_pseudo_labels(roots: list[Path], over_training: bool = False) -> None:
         if method_class(load_config(paths[0] / "config.yaml")).uses_unlabeled
     }
     if not runs:
-        raise SystemExit("error: no finished semi-supervised <method>_seed<N> runs there")
+        raise SystemExit(
+            f"error: {', '.join(map(str, roots))}: no finished semi-supervised <method>_seed<N> runs"
+        )
     print("pseudo-labels for the primary (eval mode, one weak view), seeds pooled (%)")
     print(f"{'method':<12}{'when':<18}{'group':<12}{'clips labeled':>15}{'right':>8}{'share of labels':>17}")
     for method, per_seed in runs.items():
