@@ -4,8 +4,9 @@ Settings logged apart (e06's seeds 0-2 and e16's seeds 3-7 of one recipe) are re
 top-1 per seed, mean ± population standard deviation (as ``cmpl demo`` prints it), and for every pair of
 methods the per-seed difference as mean ± standard error (sample standard deviation over √n, over the seeds
 both ran). Seeds pair runs that share their initialisation and augmentation stream, so the differences are
-less noisy than the means. A pair is called ranked when its 95 % interval (Student's t) excludes zero, a
-stricter reading than e16's two standard errors at few seeds; on e16's eight seeds both give "not ranked".
+less noisy than the means. Each pair gets its two-sided p-value (Student's t, seeds - 1 degrees of freedom)
+and is called ranked when p < 0.05, i.e. its 95 % interval excludes zero: a stricter reading than e16's two
+standard errors at few seeds; on e16's eight seeds both give "not ranked".
 EVIDENCE.md's e16 table is
 
     python benchmarks/pool_seeds.py e06-long-auxiliary-r10-w0.25 e16-long-seeds-3-7
@@ -18,7 +19,8 @@ import json
 import statistics
 from pathlib import Path
 
-from cmpl.commands.demo import format_differences, in_demo_order, seed_differences
+from cmpl.analysis.seed_differences import format_differences, seed_differences
+from cmpl.commands.demo import in_demo_order
 
 LOG = Path(__file__).with_name("evidence_log.jsonl")
 

@@ -7,11 +7,9 @@ of real training. Seeds are training seeds; the labeled subset (``data.split_see
 from __future__ import annotations
 
 import json
-import math
 import statistics
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
-from itertools import combinations
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import torch
 from tqdm import tqdm
 
 from cmpl.analysis.plots import plot_demo
+from cmpl.analysis.seed_differences import format_differences, seed_differences
 from cmpl.config import QUICK_OVERRIDES, Config, load_config
 from cmpl.data.workers import usable_cpus
 from cmpl.engine.run_data import load_dataset
@@ -136,50 +135,6 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]
         entry.update({f"pseudo_label_{k}": v for k, v in _with_accuracy(pooled).items()})
         methods[method] = entry
     return methods
-
-
-def seed_differences(top1: dict[str, dict[int, float]]) -> dict[str, dict[str, float | None]]:
-    """Every pair of methods with seeds in common (``top1``: method -> seed -> top-1), the later minus the
-    earlier in ``top1``'s order: its per-seed difference as mean, standard error (sample standard deviation
-    over √n; None from one seed) and number of seeds. A seed pairs two runs with the same initialisation and
-    augmentation stream, so the per-seed difference is less noisy than the difference of the means."""
-    differences = {}
-    for first, second in combinations(top1, 2):
-        diffs = [top1[second][seed] - top1[first][seed] for seed in top1[second] if seed in top1[first]]
-        if diffs:
-            stderr = statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else None
-            differences[f"{second} - {first}"] = {
-                "mean": statistics.fmean(diffs),
-                "stderr": stderr,
-                "seeds": len(diffs),
-            }
-    return differences
-
-
-# two-sided 95 % quantiles of Student's t by degrees of freedom; from 10 on, 10's value, which errs towards
-# "not ranked" (the quantile falls to 1.96)
-_T_95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23}
-
-
-def is_ranked(mean: float, stderr: float, seeds: int) -> bool:
-    """Whether a per-seed difference's 95 % interval (Student's t, seeds - 1 degrees of freedom) excludes 0.
-    With 3 seeds that takes 4.3 standard errors, not 2: e06's three seeds put FixMatch 2.4 ± 0.9 points above
-    CMPL, which eight seeds (e16) did not bear out."""
-    return seeds >= 2 and abs(mean) > _T_95[min(seeds - 1, 10)] * stderr
-
-
-def format_differences(differences: dict[str, dict[str, float | None]]) -> list[str]:
-    """One line per pair, with whether its 95 % interval excludes zero (:func:`is_ranked`)."""
-    lines = ["per-seed difference of top-1, mean ± standard error:"]
-    for pair, d in differences.items():
-        if d["stderr"] is None:
-            lines.append(f"  {pair:<24} {d['mean']:+6.1f}        ({d['seeds']} seed: no error estimate)")
-            continue
-        verdict = "ranked" if is_ranked(d["mean"], d["stderr"], d["seeds"]) else "not ranked"
-        lines.append(
-            f"  {pair:<24} {d['mean']:+6.1f} ± {d['stderr']:.1f}  ({d['seeds']} seeds: {verdict} at 95 %)"
-        )
-    return lines
 
 
 def format_table(summary: dict[str, Any]) -> str:
