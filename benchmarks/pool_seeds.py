@@ -19,7 +19,7 @@ import json
 import statistics
 from pathlib import Path
 
-from cmpl.analysis.seed_differences import format_differences, seed_differences
+from cmpl.analysis.seed_differences import RANKED_BELOW, format_differences, seed_differences
 from cmpl.commands.demo import in_demo_order
 
 LOG = Path(__file__).with_name("evidence_log.jsonl")
@@ -50,14 +50,22 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("names", nargs="+", help="settings of the log, by their --name")
     p.add_argument("--log", type=Path, default=LOG)
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=RANKED_BELOW,
+        help="rank a pair when its p-value is below this (default %(default)s; e19, a third look, set 0.022)",
+    )
     args = p.parse_args()
+    if not 0 < args.alpha < 1:
+        p.error(f"--alpha must lie between 0 and 1, got {args.alpha}")
     pooled = pooled_top1(args.names, args.log)
     for method, seeds in pooled.items():
         values = list(seeds.values())
         per_seed = " / ".join(f"{v:.1f}" for v in values)
         spread = statistics.pstdev(values)
         print(f"{method:<12}{statistics.fmean(values):6.1f} ± {spread:.1f}   seeds {list(seeds)}: {per_seed}")
-    print("\n".join(format_differences(seed_differences(pooled))))
+    print("\n".join(format_differences(seed_differences(pooled), args.alpha)))
 
 
 if __name__ == "__main__":

@@ -133,6 +133,27 @@ def test_pool_seeds_joins_settings_and_pairs_the_methods_by_seed(tmp_path):
         pool_seeds.pooled_top1(["first", "absent"], log)
 
 
+def test_pool_seeds_ranks_at_the_level_it_is_given(tmp_path, monkeypatch, capsys):
+    """fixmatch - supervised per seed +2, +1, +4: p = 0.118, so ranked at 80 % but not at the default 95 %."""
+    log = _log(
+        tmp_path / "log.jsonl",
+        {
+            "s": {
+                "fixmatch": [(0, 60.0), (1, 50.0), (2, 70.0)],
+                "supervised": [(0, 58.0), (1, 49.0), (2, 66.0)],
+            }
+        },
+    )
+    for extra, verdict in (([], "not ranked at 95 %"), (["--alpha", "0.2"], "ranked at 80 %")):
+        monkeypatch.setattr("sys.argv", ["pool_seeds.py", "--log", str(log), *extra, "s"])
+        pool_seeds.main()
+        assert f"(3 seeds, p = 0.118: {verdict})" in capsys.readouterr().out
+    monkeypatch.setattr("sys.argv", ["pool_seeds.py", "--log", str(log), "--alpha", "0", "s"])
+    with pytest.raises(SystemExit):
+        pool_seeds.main()
+    assert "--alpha must lie between 0 and 1" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_rescore_logs_finished_runs_on_a_new_list_as_a_setting_pool_seeds_reads(
     tiny_synthetic, tmp_path, monkeypatch

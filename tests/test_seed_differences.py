@@ -46,5 +46,6 @@ def test_demo_pairs_methods_by_seed_and_ranks_only_what_the_seeds_support():
     assert is_ranked(5 * d["stderr"], d["stderr"], 3) and is_ranked(-2.5, 1.0, 30)
     assert not is_ranked(2.0, 1.0, 30) and not is_ranked(9.0, 0.0, 1)
     assert is_ranked(1.0, 0.0, 3) and not is_ranked(0.0, 0.0, 3)  # every seed the same difference
+    assert is_ranked(d["mean"], d["stderr"], 3, alpha=0.2)  # p = 0.118: ranked at 80 %
     table = format_table({"methods": summarize({"x": [{"top1": 1.0}]}), "differences": differences})
     assert "fixmatch - supervised      +2.3 ± 0.9  (3 seeds, p = 0.118: not ranked at 95 %)" in table

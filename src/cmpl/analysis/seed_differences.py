@@ -61,22 +61,26 @@ def p_value(mean: float, stderr: float, seeds: int) -> float | None:
     return two_sided_p(mean / stderr, seeds - 1)
 
 
-def is_ranked(mean: float, stderr: float, seeds: int) -> bool:
-    """Whether a per-seed difference's 95 % interval (Student's t, seeds - 1 degrees of freedom) excludes 0.
-    With 3 seeds that takes 4.3 standard errors, not 2: e06's three seeds put FixMatch 2.4 ± 0.9 points above
-    CMPL, which eight seeds (e16) did not bear out."""
+def is_ranked(mean: float, stderr: float, seeds: int, alpha: float = RANKED_BELOW) -> bool:
+    """Whether a per-seed difference's 1 - ``alpha`` interval (Student's t, seeds - 1 degrees of freedom)
+    excludes 0. With 3 seeds and the default 5 % that takes 4.3 standard errors, not 2: e06's three seeds put
+    FixMatch 2.4 ± 0.9 points above CMPL, which eight seeds (e16) did not bear out."""
     p = p_value(mean, stderr, seeds)
-    return p is not None and p < RANKED_BELOW
+    return p is not None and p < alpha
 
 
-def format_differences(differences: dict[str, dict[str, float | None]]) -> list[str]:
-    """One line per pair: mean ± standard error, its p-value and whether it is ranked (:func:`is_ranked`)."""
+def format_differences(
+    differences: dict[str, dict[str, float | None]], alpha: float = RANKED_BELOW
+) -> list[str]:
+    """One line per pair: mean ± standard error, its p-value and whether it is ranked (:func:`is_ranked`) at
+    the level 1 - ``alpha``."""
+    level = f"{(1 - alpha) * 100:g} %"
     lines = ["per-seed difference of top-1, mean ± standard error:"]
     for pair, d in differences.items():
         if d["stderr"] is None:
             lines.append(f"  {pair:<24} {d['mean']:+6.1f}        ({d['seeds']} seed: no error estimate)")
             continue
-        verdict = "ranked" if is_ranked(d["mean"], d["stderr"], d["seeds"]) else "not ranked"
-        evidence = f"{d['seeds']} seeds, p = {d['p']:.3f}: {verdict} at 95 %"
+        verdict = "ranked" if is_ranked(d["mean"], d["stderr"], d["seeds"], alpha) else "not ranked"
+        evidence = f"{d['seeds']} seeds, p = {d['p']:.3f}: {verdict} at {level}"
         lines.append(f"  {pair:<24} {d['mean']:+6.1f} ± {d['stderr']:.1f}  ({evidence})")
     return lines
