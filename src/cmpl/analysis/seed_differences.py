@@ -12,7 +12,7 @@ import math
 import statistics
 from itertools import combinations
 
-__all__ = ["format_differences", "is_ranked", "p_value", "seed_differences", "two_sided_p"]
+__all__ = ["RANKED_BELOW", "format_differences", "is_ranked", "p_value", "seed_differences", "two_sided_p"]
 
 RANKED_BELOW = 0.05
 """A pair is ranked when its two-sided p-value is below this: its 95 % interval excludes zero."""
