@@ -10,6 +10,10 @@ standard errors at few seeds; on e16's eight seeds both give "not ranked".
 EVIDENCE.md's e16 table is
 
     python benchmarks/pool_seeds.py e06-long-auxiliary-r10-w0.25 e16-long-seeds-3-7
+
+A setting named as ``NAME=LABEL`` lists its methods as ``METHOD LABEL``, so that a variant of one method is
+paired with the method itself on the same seeds (e20: CMPL with a lighter auxiliary network, "cmpl light-A",
+against the shipped CMPL).
 """
 
 from __future__ import annotations
@@ -26,29 +30,34 @@ LOG = Path(__file__).with_name("evidence_log.jsonl")
 
 
 def pooled_top1(names: list[str], log: Path = LOG) -> dict[str, dict[int, float]]:
-    """Per method, top-1 by seed over the named settings; a seed logged twice for one method is an error."""
+    """Per method, top-1 by seed over the named settings (``NAME`` or ``NAME=LABEL``, which appends LABEL to
+    that setting's method names); a seed logged twice for one method is an error."""
     settings = {}
     for line in log.read_text().splitlines():
         if line.strip():
             entry = json.loads(line)
             settings[entry["name"]] = entry
-    missing = [n for n in names if n not in settings]
+    labelled = [name.partition("=")[::2] for name in names]
+    missing = [n for n, _ in labelled if n not in settings]
     if missing:
         raise SystemExit(f"error: {log}: no setting named {', '.join(missing)}")
     pooled: dict[str, dict[int, float]] = {}
-    for name in names:
+    for name, label in labelled:
         for method, runs in settings[name]["runs"].items():
-            seeds = pooled.setdefault(method, {})
+            key = f"{method} {label}" if label else method
+            seeds = pooled.setdefault(key, {})
             for run in runs:
                 if run["seed"] in seeds:
-                    raise SystemExit(f"error: {method} seed {run['seed']} is logged twice ({name})")
+                    raise SystemExit(f"error: {key} seed {run['seed']} is logged twice ({name})")
                 seeds[run["seed"]] = run["top1"]
     return {method: dict(sorted(pooled[method].items())) for method in in_demo_order(pooled)}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("names", nargs="+", help="settings of the log, by their --name")
+    p.add_argument(
+        "names", nargs="+", help="settings of the log, by their --name; NAME=LABEL labels its methods"
+    )
     p.add_argument("--log", type=Path, default=LOG)
     p.add_argument(
         "--alpha",
@@ -60,11 +69,14 @@ def main() -> None:
     if not 0 < args.alpha < 1:
         p.error(f"--alpha must lie between 0 and 1, got {args.alpha}")
     pooled = pooled_top1(args.names, args.log)
+    width = max([12, *(len(method) + 1 for method in pooled)])
     for method, seeds in pooled.items():
         values = list(seeds.values())
         per_seed = " / ".join(f"{v:.1f}" for v in values)
         spread = statistics.pstdev(values)
-        print(f"{method:<12}{statistics.fmean(values):6.1f} ± {spread:.1f}   seeds {list(seeds)}: {per_seed}")
+        print(
+            f"{method:<{width}}{statistics.fmean(values):6.1f} ± {spread:.1f}   seeds {list(seeds)}: {per_seed}"
+        )
     print("\n".join(format_differences(seed_differences(pooled), args.alpha)))
 
 

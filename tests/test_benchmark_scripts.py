@@ -133,6 +133,36 @@ def test_pool_seeds_joins_settings_and_pairs_the_methods_by_seed(tmp_path):
         pool_seeds.pooled_top1(["first", "absent"], log)
 
 
+def test_pool_seeds_pairs_a_labelled_variant_with_its_method(tmp_path, monkeypatch, capsys):
+    """NAME=LABEL keeps a variant's seeds apart from the method's own, so the two are paired by seed."""
+    log = _log(
+        tmp_path / "log.jsonl",
+        {
+            "shipped": {
+                "cmpl": [(0, 60.0), (1, 50.0), (2, 70.0)],
+                "supervised": [(0, 58.0), (1, 49.0), (2, 66.0)],
+            },
+            "variant": {"cmpl": [(0, 62.0), (1, 51.0), (2, 74.0)]},
+        },
+    )
+    pooled = pool_seeds.pooled_top1(["shipped", "variant=light-A"], log)
+    assert list(pooled) == ["supervised", "cmpl", "cmpl light-A"]
+    assert pooled["cmpl light-A"] == {0: 62.0, 1: 51.0, 2: 74.0}
+    with pytest.raises(SystemExit, match="cmpl seed 0 is logged twice"):
+        pool_seeds.pooled_top1(["shipped", "variant"], log)
+    with pytest.raises(SystemExit, match="no setting named absent"):
+        pool_seeds.pooled_top1(["shipped", "absent=light-A"], log)
+    monkeypatch.setattr("sys.argv", ["pool_seeds.py", "--log", str(log), "shipped", "variant=light-A"])
+    pool_seeds.main()
+    out = capsys.readouterr().out
+    assert "cmpl light-A   62.3 ± 9.4" in out  # mean of 62, 51, 74; population std
+    variant_line = next(line for line in out.splitlines() if "cmpl light-A - cmpl " in line)
+    assert (
+        variant_line.split("cmpl light-A - cmpl")[1].strip()
+        == "+2.3 ± 0.9  (3 seeds, p = 0.118: not ranked at 95 %)"
+    )
+
+
 def test_pool_seeds_ranks_at_the_level_it_is_given(tmp_path, monkeypatch, capsys):
     """fixmatch - supervised per seed +2, +1, +4: p = 0.118, so ranked at 80 % but not at the default 95 %."""
     log = _log(

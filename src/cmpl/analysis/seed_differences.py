@@ -76,11 +76,12 @@ def format_differences(
     the level 1 - ``alpha``."""
     level = f"{(1 - alpha) * 100:g} %"
     lines = ["per-seed difference of top-1, mean ± standard error:"]
+    width = max([24, *(len(pair) for pair in differences)])
     for pair, d in differences.items():
         if d["stderr"] is None:
-            lines.append(f"  {pair:<24} {d['mean']:+6.1f}        ({d['seeds']} seed: no error estimate)")
+            lines.append(f"  {pair:<{width}} {d['mean']:+6.1f}        ({d['seeds']} seed: no error estimate)")
             continue
         verdict = "ranked" if is_ranked(d["mean"], d["stderr"], d["seeds"], alpha) else "not ranked"
         evidence = f"{d['seeds']} seeds, p = {d['p']:.3f}: {verdict} at {level}"
-        lines.append(f"  {pair:<24} {d['mean']:+6.1f} ± {d['stderr']:.1f}  ({evidence})")
+        lines.append(f"  {pair:<{width}} {d['mean']:+6.1f} ± {d['stderr']:.1f}  ({evidence})")
     return lines
