@@ -6,6 +6,9 @@ which on a 2-core machine finishes a 9-run setting sooner than ``cmpl demo`` run
 line (overrides, command, per-seed top-1 and pseudo-label figures) is appended to ``--log``.
 
     python benchmarks/evidence.py --name dropout-fix --seeds 0 1 2 -- schedule.iterations=240
+
+``{seed}`` in an override is each run's seed: ``-- data.split_seed={seed}`` trains seed k on labeled subset k,
+the paper's protocol of averaging over sampled subsets (Sec. 4.1; EVIDENCE.md, e21).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ FAST = ["data.num_workers=0", "data.cache_decoded=true", "train.progress=false"]
 def _run(config: str, method: str, seed: int, overrides: list[str], out: Path) -> dict:
     run_dir = out / f"{method}_seed{seed}"
     cmd = [
-        "cmpl", "train", "--force", config, *FAST, *overrides,
+        "cmpl", "train", "--force", config, *FAST, *(o.replace("{seed}", str(seed)) for o in overrides),
         f"method.name={method}", f"train.seed={seed}", f"train.output_dir={run_dir}",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

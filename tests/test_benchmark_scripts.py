@@ -1,6 +1,6 @@
-"""The analysis scripts whose figures EVIDENCE.md quotes: how pseudo-labels split over the synthetic class
-groups (class_groups.py), whether pooled seeds rank the methods (pool_seeds.py), and finished runs scored
-again on a new test list (rescore.py). The scripts under benchmarks/ are not a package, so they are loaded
+"""The scripts behind EVIDENCE.md's figures: what each setting's runs are given (evidence.py), how pseudo-labels
+split over the synthetic class groups (class_groups.py), whether pooled seeds rank the methods (pool_seeds.py),
+and finished runs scored again on a new test list (rescore.py). The scripts under benchmarks/ are not a package, so they are loaded
 by path."""
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ def _load(name: str):
     return module
 
 
-class_groups, pool_seeds, rescore = _load("class_groups"), _load("pool_seeds"), _load("rescore")
+class_groups, evidence, pool_seeds, rescore = (
+    _load(name) for name in ("class_groups", "evidence", "pool_seeds", "rescore")
+)
 
 MOTION, APPEARANCE = SYNTHETIC_CLASSES.index("move_up"), SYNTHETIC_CLASSES.index("circle")
 
@@ -99,6 +101,32 @@ def test_per_class_table_reads_another_results_file_over_folders_and_refuses_a_s
     assert names_read == names and table["supervised"][:, 0].tolist() == [10.0, 30.0]
     with pytest.raises(SystemExit, match="supervised seed 1 is in"):
         class_groups.finished_runs(tmp_path / "b", tmp_path / "c")
+
+
+def test_evidence_gives_each_run_its_seed_where_an_override_says_seed(tmp_path, monkeypatch, capsys):
+    """`-- data.split_seed={seed}` (e21): seed k trains on labeled subset k; the log keeps the command as typed."""
+    commands = []
+
+    def fake_train(cmd, **_):
+        commands.append(cmd)
+        run_dir = Path(next(a for a in cmd if a.startswith("train.output_dir=")).partition("=")[2])
+        run_dir.mkdir(parents=True)
+        (run_dir / "results.json").write_text(json.dumps({"top1": 50.0}))
+        (run_dir / "metrics.jsonl").write_text(json.dumps({"step": 1, "split": "train", "loss": 1.0}) + "\n")
+
+    monkeypatch.setattr(evidence.subprocess, "run", fake_train)
+    log = tmp_path / "log.jsonl"
+    argv = ["evidence.py", "--name", "s", "--methods", "supervised", "--seeds", "3", "4", "--jobs", "1"]
+    paths = ["--out", str(tmp_path / "runs"), "--log", str(log)]
+    monkeypatch.setattr("sys.argv", [*argv, *paths, "--", "data.split_seed={seed}", "optim.base_lr=0.1"])
+    evidence.main()
+    for seed, cmd in zip((3, 4), commands, strict=True):
+        assert f"data.split_seed={seed}" in cmd and f"train.seed={seed}" in cmd and "optim.base_lr=0.1" in cmd
+        assert not any("{seed}" in arg for arg in cmd)
+    entry = json.loads(log.read_text())
+    assert entry["overrides"] == ["data.split_seed={seed}", "optim.base_lr=0.1"]
+    assert [run["seed"] for run in entry["runs"]["supervised"]] == [3, 4]
+    assert "s: data.split_seed={seed} optim.base_lr=0.1" in capsys.readouterr().out
 
 
 def _log(path: Path, settings: dict[str, dict[str, list[tuple[int, float]]]]) -> Path:
