@@ -16,18 +16,22 @@ With ``--pseudo-labels`` it scores each semi-supervised run's unlabeled clips fr
 clips get a confident pseudo-label for the primary network, how many of those are right, and what share of
 all confident labels name a class of the group: where the unlabeled loss pulls the network. With
 ``--over-training`` it reads the same figures from the scorings a run recorded while it trained
-(``train.score_unlabeled_every``), step by step.
+(``train.score_unlabeled_every``), step by step. With ``--pairs`` it lists, per method and pair of twin motion
+classes (rotate_cw and rotate_ccw, ...), the seeds in which more than half of one class's test videos were
+taken for its twin: a pair collapsed into one class, and which way (EVIDENCE.md, e21).
 
     python benchmarks/class_groups.py runs/demo_long
     python benchmarks/class_groups.py runs/demo_long --networks
     python benchmarks/class_groups.py runs/demo_long runs/evidence/e16-long-seeds-3-7 --results results_2x1_heldout_test.json
     python benchmarks/class_groups.py runs/demo_long --pseudo-labels
     python benchmarks/class_groups.py runs/evidence/e13-fig6-scored-long --over-training
+    python benchmarks/class_groups.py runs/demo_long --pairs
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from pathlib import Path
 
@@ -39,7 +43,7 @@ from cmpl.commands.evaluate import TrainedRun, load_method, score_test_set
 from cmpl.config import load_config
 from cmpl.data.annotations import read_class_names, read_path_label_list
 from cmpl.data.augment import ClipAugment
-from cmpl.data.synthetic import APPEARANCE_CLASSES, MOTION_CLASSES
+from cmpl.data.synthetic import APPEARANCE_CLASSES, MOTION_CLASSES, MOTION_PAIRS
 from cmpl.engine.run_data import SPLIT_FILES
 from cmpl.engine.runtime import resolve_device
 from cmpl.engine.unlabeled_scores import score_unlabeled
@@ -155,6 +159,34 @@ def print_pseudo_labels(roots: list[Path], over_training: bool = False) -> None:
                 )
 
 
+def pair_collapses(run_dir: Path, results: str = "results.json") -> list[tuple[str, str]]:
+    """The twin motion classes ``(lost, taken for)`` of a run: more than half of ``lost``'s test videos were
+    called its twin, read from the confusion matrix (rows: true class) of the run's ``results`` file."""
+    scored = json.loads((run_dir / results).read_text())
+    names, confusion = scored["class_names"], np.array(scored["confusion"])
+    collapses = []
+    for pair in MOTION_PAIRS:
+        for lost, twin in (pair, pair[::-1]):
+            i, j = names.index(lost), names.index(twin)
+            if confusion[i, j] > confusion[i].sum() / 2:
+                collapses.append((lost, twin))
+    return collapses
+
+
+def print_pair_collapses(roots: list[Path], results: str = "results.json") -> None:
+    """Per method and twin pair, the seeds in which one class of the pair was taken for the other."""
+    print("seeds in which more than half of a class's test videos were called its twin")
+    for method, paths in finished_runs(*roots).items():
+        seeds = [int(_RUN_NAME.fullmatch(path.name)["seed"]) for path in paths]
+        found = [pair_collapses(path, results) for path in paths]
+        for pair in MOTION_PAIRS:
+            ways = [
+                f"{lost} -> {twin}: {[s for s, c in zip(seeds, found, strict=True) if (lost, twin) in c]}"
+                for lost, twin in (pair, pair[::-1])
+            ]
+            print(f"  {method:<12}" + "   ".join(ways) + f"   (of {len(paths)} seeds)")
+
+
 def per_class_by_method(
     roots: list[Path], networks: bool = False, results: str = "results.json"
 ) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -198,9 +230,17 @@ def main() -> None:
         action="store_true",
         help="per group, the pseudo-labels of every scoring recorded during training",
     )
+    shown.add_argument(
+        "--pairs",
+        action="store_true",
+        help="per twin pair of motion classes, the seeds in which one class was taken for the other",
+    )
     args = p.parse_args()
     if args.pseudo_labels or args.over_training:
         print_pseudo_labels(args.roots, args.over_training)
+        return
+    if args.pairs:
+        print_pair_collapses(args.roots, args.results)
         return
     if args.networks and args.results != "results.json":
         p.error("--networks scores each checkpoint on the run's own test set; --results does not apply")

@@ -103,6 +103,36 @@ def test_per_class_table_reads_another_results_file_over_folders_and_refuses_a_s
         class_groups.finished_runs(tmp_path / "b", tmp_path / "c")
 
 
+def _confusion_run(run_dir: Path, called: dict[tuple[str, str], int], per_class: int = 20) -> Path:
+    """A finished run whose results.json has ``per_class`` test videos a class, all right except ``called``:
+    (true class, class it was called) -> number of videos."""
+    k = len(SYNTHETIC_CLASSES)
+    confusion = [[per_class if i == j else 0 for j in range(k)] for i in range(k)]
+    for (true, said), n in called.items():
+        i, j = SYNTHETIC_CLASSES.index(true), SYNTHETIC_CLASSES.index(said)
+        confusion[i][i] -= n
+        confusion[i][j] += n
+    run_dir.mkdir(parents=True)
+    (run_dir / "results.json").write_text(
+        json.dumps({"class_names": SYNTHETIC_CLASSES, "confusion": confusion})
+    )
+    return run_dir
+
+
+def test_pairs_name_the_seeds_in_which_a_twin_class_was_taken_for_the_other(tmp_path, capsys):
+    """More than half of a class's videos called its twin is a collapse; exactly half, or other classes, not."""
+    _confusion_run(tmp_path / "cmpl_seed0", {("rotate_cw", "rotate_ccw"): 11, ("move_up", "move_down"): 10})
+    _confusion_run(
+        tmp_path / "cmpl_seed1", {("rotate_ccw", "rotate_cw"): 20, ("slide_fast", "oscillate"): 15}
+    )
+    assert class_groups.pair_collapses(tmp_path / "cmpl_seed0") == [("rotate_cw", "rotate_ccw")]
+    assert class_groups.pair_collapses(tmp_path / "cmpl_seed1") == [("rotate_ccw", "rotate_cw")]
+    class_groups.print_pair_collapses([tmp_path])
+    out = capsys.readouterr().out
+    assert "rotate_cw -> rotate_ccw: [0]   rotate_ccw -> rotate_cw: [1]   (of 2 seeds)" in out
+    assert "slide_slow -> slide_fast: []   slide_fast -> slide_slow: []" in out
+
+
 def test_evidence_gives_each_run_its_seed_where_an_override_says_seed(tmp_path, monkeypatch, capsys):
     """`-- data.split_seed={seed}` (e21): seed k trains on labeled subset k; the log keeps the command as typed."""
     commands = []

@@ -16,6 +16,7 @@ from cmpl.data.encode import write_video
 from cmpl.data.synthetic import (
     APPEARANCE_CLASSES,
     MOTION_CLASSES,
+    MOTION_PAIRS,
     SYNTHETIC_CLASSES,
     make_synthetic,
     render_video,
@@ -101,9 +102,7 @@ def test_idempotent_then_regenerates_on_new_settings(tmp_path: Path) -> None:
     assert json.loads((root / "synthetic.json").read_text())["train_per_class"] == 1
 
 
-@pytest.mark.parametrize(
-    "pair", [("move_up", "move_down"), ("slide_slow", "slide_fast"), ("rotate_cw", "rotate_ccw")]
-)
+@pytest.mark.parametrize("pair", MOTION_PAIRS)
 def test_motion_pairs_differ_only_in_motion(pair: tuple[str, str]) -> None:
     num_frames = 32
     anchor = num_frames // 2

@@ -34,6 +34,7 @@ from cmpl.data.workers import run_jobs
 __all__ = [
     "APPEARANCE_CLASSES",
     "MOTION_CLASSES",
+    "MOTION_PAIRS",
     "SYNTHETIC_CLASSES",
     "make_synthetic",
     "render_video",
@@ -50,6 +51,13 @@ MOTION_CLASSES: list[str] = [
     "rotate_ccw",
 ]
 """Classes told apart only by how the object moves (ring object, or a clock hand for rotation)."""
+
+MOTION_PAIRS: list[tuple[str, str]] = [
+    ("move_up", "move_down"),
+    ("slide_slow", "slide_fast"),
+    ("rotate_cw", "rotate_ccw"),
+]
+"""Motion classes rendered as twins: from one seed they show the same object, identical at the anchor frame."""
 
 APPEARANCE_CLASSES: list[str] = ["circle", "square", "triangle", "stripes", "checker"]
 """Classes told apart only by the object's look; all share one class-independent wandering motion."""
