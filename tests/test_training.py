@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from cmpl.cli import main
-from cmpl.commands.demo import summarize
+from cmpl.cli import PRESETS, main
+from cmpl.commands.demo import plan_runs, summarize
 from cmpl.commands.evaluate import load_run
 from cmpl.config import load_config
 from cmpl.data.annotations import VideoRecord
@@ -248,6 +248,20 @@ def test_demo_quick_writes_table_json_and_plot(tiny_synthetic, tmp_path, capsys)
     assert summary["differences"]["cmpl - fixmatch"]["stderr"] is None  # one seed: no error estimate
     assert "(1 seed: no error estimate)" in printed
     assert (out / "demo.png").stat().st_size > 10_000
+
+
+def test_demo_draws_one_labeled_subset_or_one_per_seed(tmp_path):
+    """The paper averages three sampled subsets: --subset-per-seed gives seed k subset k; by default every
+    seed shares the preset's."""
+    preset = PRESETS / "demo.yaml"
+    plan, configs = plan_runs(preset, tmp_path, [0, 1, 2], ["data.split_seed=7"])
+    assert plan[0][0] == "cmpl" and {c.data.split_seed for c in configs} == {7}
+    plan, configs = plan_runs(preset, tmp_path, [0, 1, 2], ["data.split_seed=7"], subset_per_seed=True)
+    assert all(c.data.split_seed == seed == c.train.seed for (_, seed), c in zip(plan, configs, strict=True))
+    assert [c.train.output_dir for c in configs[:2]] == [
+        str(tmp_path / "cmpl_seed0"),
+        str(tmp_path / "cmpl_seed1"),
+    ]
 
 
 def test_demo_summary_pools_pseudo_label_accuracy_over_seeds():

@@ -1,7 +1,8 @@
 """``cmpl demo``: supervised vs FixMatch vs CMPL on the synthetic videos, same split, budget and backbone.
 
 Every run is an ordinary ``Trainer`` run in its own sub-folder, so the demo exercises exactly the code paths
-of real training. Seeds are training seeds; the labeled subset (``data.split_seed``) is the same for all.
+of real training. Seeds are training seeds; the labeled subset (``data.split_seed``) is the same for all, unless
+``subset_per_seed`` trains seed k on subset k, the paper's protocol of averaging over sampled subsets.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from cmpl.engine.run_data import load_dataset
 from cmpl.engine.trainer import Trainer
 from cmpl.run_files import pooled_accuracy, read_metrics
 
-__all__ = ["DEMO_METHODS", "format_table", "pseudo_label_summary", "run_demo", "summarize"]
+__all__ = ["DEMO_METHODS", "format_table", "plan_runs", "pseudo_label_summary", "run_demo", "summarize"]
 
 DEMO_METHODS = ("supervised", "fixmatch", "cmpl")
 """Cheapest first; the demo schedules them in reverse."""
@@ -57,32 +58,23 @@ def _with_accuracy(stats: dict[str, float]) -> dict[str, float]:
     return stats
 
 
-def run_demo(
+def plan_runs(
     preset: Path,
     output: Path,
     seeds: Iterable[int],
-    quick: bool = False,
     overrides: Iterable[str] = (),
-    jobs: int = 1,
-) -> dict[str, Any]:
-    """Train every method for every seed, ``jobs`` runs at a time, then write ``results.json`` and
-    ``demo.png`` into ``output``.
-
-    Side by side, each run gets its share of the CPUs as torch threads: the demo's small convolutions keep
-    one core busier than they keep two. The demo's run folders are its own: a second ``cmpl demo`` into the
-    same ``output`` starts them over.
-    """
-    extra = [*(QUICK_OVERRIDES if quick else []), *overrides]
-    # Longest runs first (CMPL trains two networks, FixMatch three views of one, supervised one view), so
-    # that side by side no core is left waiting on one long run at the end.
+    subset_per_seed: bool = False,
+) -> tuple[list[tuple[str, int]], list[Config]]:
+    """Every (method, seed) of the demo and its config, longest runs first (CMPL trains two networks,
+    FixMatch three views of one, supervised one view), so that side by side no core is left waiting on one
+    long run at the end. With ``subset_per_seed`` seed k draws labeled subset k (``data.split_seed``)."""
     plan = [(method, seed) for method in reversed(DEMO_METHODS) for seed in seeds]
-    quiet = ["train.progress=false"] if jobs > 1 else []
     configs = [
         load_config(
             preset,
             [
-                *extra,
-                *quiet,
+                *overrides,
+                *([f"data.split_seed={s}"] if subset_per_seed else []),
                 f"method.name={m}",
                 f"train.seed={s}",
                 f"train.output_dir={output / f'{m}_seed{s}'}",
@@ -90,6 +82,28 @@ def run_demo(
         )
         for m, s in plan
     ]
+    return plan, configs
+
+
+def run_demo(
+    preset: Path,
+    output: Path,
+    seeds: Iterable[int],
+    quick: bool = False,
+    overrides: Iterable[str] = (),
+    jobs: int = 1,
+    subset_per_seed: bool = False,
+) -> dict[str, Any]:
+    """Train every method for every seed (:func:`plan_runs`), ``jobs`` runs at a time, then write
+    ``results.json`` and ``demo.png`` into ``output``.
+
+    Side by side, each run gets its share of the CPUs as torch threads: the demo's small convolutions keep
+    one core busier than they keep two. The demo's run folders are its own: a second ``cmpl demo`` into the
+    same ``output`` starts them over.
+    """
+    extra = [*(QUICK_OVERRIDES if quick else []), *overrides]
+    quiet = ["train.progress=false"] if jobs > 1 else []
+    plan, configs = plan_runs(preset, output, seeds, [*extra, *quiet], subset_per_seed)
     load_dataset(configs[0], "train")  # write the synthetic videos once, before runs start side by side
     if jobs > 1:
         threads = max(1, usable_cpus() // jobs)
@@ -111,6 +125,7 @@ def run_demo(
         "differences": seed_differences(top1),
         "runs": runs,
         "overrides": extra,
+        "subset_per_seed": subset_per_seed,
     }
     output.mkdir(parents=True, exist_ok=True)
     (output / "results.json").write_text(json.dumps(summary, indent=1))
