@@ -159,31 +159,35 @@ def print_pseudo_labels(roots: list[Path], over_training: bool = False) -> None:
                 )
 
 
-def pair_collapses(run_dir: Path, results: str = "results.json") -> list[tuple[str, str]]:
-    """The twin motion classes ``(lost, taken for)`` of a run: more than half of ``lost``'s test videos were
-    called its twin, read from the confusion matrix (rows: true class) of the run's ``results`` file."""
+def pair_collapses(run_dir: Path, results: str = "results.json") -> dict[tuple[str, str], float]:
+    """The twin motion classes ``(lost, taken for)`` of a run, with the percent of ``lost``'s test videos
+    still right: those where more than half of them were called its twin, read from the confusion matrix
+    (rows: true class) of the run's ``results`` file."""
     scored = json.loads((run_dir / results).read_text())
     names, confusion = scored["class_names"], np.array(scored["confusion"])
-    collapses = []
+    collapses = {}
     for pair in MOTION_PAIRS:
         for lost, twin in (pair, pair[::-1]):
             i, j = names.index(lost), names.index(twin)
             if confusion[i, j] > confusion[i].sum() / 2:
-                collapses.append((lost, twin))
+                collapses[lost, twin] = 100.0 * confusion[i, i] / confusion[i].sum()
     return collapses
 
 
 def print_pair_collapses(roots: list[Path], results: str = "results.json") -> None:
-    """Per method and twin pair, the seeds in which one class of the pair was taken for the other."""
-    print("seeds in which more than half of a class's test videos were called its twin")
+    """Per method and twin pair, the seeds in which one class of the pair was taken for the other, each with
+    the percent of that class's test videos still right."""
+    print("seeds in which more than half of a class's test videos were called its twin (seed: % still right)")
     for method, paths in finished_runs(*roots).items():
         seeds = [int(_RUN_NAME.fullmatch(path.name)["seed"]) for path in paths]
         found = [pair_collapses(path, results) for path in paths]
         for pair in MOTION_PAIRS:
-            ways = [
-                f"{lost} -> {twin}: {[s for s, c in zip(seeds, found, strict=True) if (lost, twin) in c]}"
-                for lost, twin in (pair, pair[::-1])
-            ]
+            ways = []
+            for way in (pair, pair[::-1]):
+                hits = ", ".join(
+                    f"{s}: {c[way]:.0f} %" for s, c in zip(seeds, found, strict=True) if way in c
+                )
+                ways.append(f"{way[0]} -> {way[1]}: [{hits}]")
             print(f"  {method:<12}" + "   ".join(ways) + f"   (of {len(paths)} seeds)")
 
 

@@ -125,11 +125,11 @@ def test_pairs_name_the_seeds_in_which_a_twin_class_was_taken_for_the_other(tmp_
     _confusion_run(
         tmp_path / "cmpl_seed1", {("rotate_ccw", "rotate_cw"): 20, ("slide_fast", "oscillate"): 15}
     )
-    assert class_groups.pair_collapses(tmp_path / "cmpl_seed0") == [("rotate_cw", "rotate_ccw")]
-    assert class_groups.pair_collapses(tmp_path / "cmpl_seed1") == [("rotate_ccw", "rotate_cw")]
+    assert class_groups.pair_collapses(tmp_path / "cmpl_seed0") == {("rotate_cw", "rotate_ccw"): 45.0}
+    assert class_groups.pair_collapses(tmp_path / "cmpl_seed1") == {("rotate_ccw", "rotate_cw"): 0.0}
     class_groups.print_pair_collapses([tmp_path])
     out = capsys.readouterr().out
-    assert "rotate_cw -> rotate_ccw: [0]   rotate_ccw -> rotate_cw: [1]   (of 2 seeds)" in out
+    assert "rotate_cw -> rotate_ccw: [0: 45 %]   rotate_ccw -> rotate_cw: [1: 0 %]   (of 2 seeds)" in out
     assert "slide_slow -> slide_fast: []   slide_fast -> slide_slow: []" in out
 
 
