@@ -72,8 +72,8 @@ def is_ranked(mean: float, stderr: float, seeds: int, alpha: float = RANKED_BELO
 def format_differences(
     differences: dict[str, dict[str, float | None]], alpha: float = RANKED_BELOW
 ) -> list[str]:
-    """One line per pair: mean ± standard error, its p-value and whether it is ranked (:func:`is_ranked`) at
-    the level 1 - ``alpha``."""
+    """One line per pair: mean ± standard error, its p-value and whether it is ranked (p below ``alpha``, the
+    rule of :func:`is_ranked`) at the level 1 - ``alpha``."""
     level = f"{(1 - alpha) * 100:g} %"
     lines = ["per-seed difference of top-1, mean ± standard error:"]
     width = max([24, *(len(pair) for pair in differences)])
@@ -81,7 +81,7 @@ def format_differences(
         if d["stderr"] is None:
             lines.append(f"  {pair:<{width}} {d['mean']:+6.1f}        ({d['seeds']} seed: no error estimate)")
             continue
-        verdict = "ranked" if is_ranked(d["mean"], d["stderr"], d["seeds"], alpha) else "not ranked"
+        verdict = "ranked" if d["p"] < alpha else "not ranked"
         evidence = f"{d['seeds']} seeds, p = {d['p']:.3f}: {verdict} at {level}"
         lines.append(f"  {pair:<{width}} {d['mean']:+6.1f} ± {d['stderr']:.1f}  ({evidence})")
     return lines
