@@ -243,6 +243,7 @@ def test_demo_quick_writes_table_json_and_plot(tiny_synthetic, tmp_path, capsys)
         assert method in printed
     summary = json.loads((out / "results.json").read_text())
     assert set(summary["methods"]) == {"supervised", "fixmatch", "cmpl"}
+    assert summary["labeled_subsets"] == {"cmpl_seed0": 0, "fixmatch_seed0": 0, "supervised_seed0": 0}
     assert "pseudo_label_mask" in summary["methods"]["cmpl"]
     assert "pseudo_label_mask" not in summary["methods"]["supervised"]
     assert summary["differences"]["cmpl - fixmatch"]["stderr"] is None  # one seed: no error estimate
@@ -250,14 +251,14 @@ def test_demo_quick_writes_table_json_and_plot(tiny_synthetic, tmp_path, capsys)
     assert (out / "demo.png").stat().st_size > 10_000
 
 
-def test_demo_draws_one_labeled_subset_or_one_per_seed(tmp_path):
-    """The paper averages three sampled subsets: --subset-per-seed gives seed k subset k; by default every
-    seed shares the preset's."""
+def test_demo_draws_a_labeled_subset_per_seed_unless_one_is_pinned(tmp_path):
+    """The paper averages three sampled subsets: seed k trains on subset k; an explicit data.split_seed pins
+    one subset for every seed (the old one-subset tables are `cmpl demo data.split_seed=0`)."""
     preset = PRESETS / "demo.yaml"
+    plan, configs = plan_runs(preset, tmp_path, [0, 1, 2])
+    assert all(c.data.split_seed == seed == c.train.seed for (_, seed), c in zip(plan, configs, strict=True))
     plan, configs = plan_runs(preset, tmp_path, [0, 1, 2], ["data.split_seed=7"])
     assert plan[0][0] == "cmpl" and {c.data.split_seed for c in configs} == {7}
-    plan, configs = plan_runs(preset, tmp_path, [0, 1, 2], ["data.split_seed=7"], subset_per_seed=True)
-    assert all(c.data.split_seed == seed == c.train.seed for (_, seed), c in zip(plan, configs, strict=True))
     assert [c.train.output_dir for c in configs[:2]] == [
         str(tmp_path / "cmpl_seed0"),
         str(tmp_path / "cmpl_seed1"),

@@ -113,12 +113,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="runs side by side, each with its share of the CPUs as threads (default: one per CPU)",
     )
-    p.add_argument(
-        "--subset-per-seed",
-        action="store_true",
-        help="seed k trains on labeled subset k (data.split_seed=k), as the paper averages three subsets; "
-        "default: every seed on subset data.split_seed",
-    )
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="overrides on top of the demo preset")
 
     p = sub.add_parser("make-synthetic", help="write the embedded synthetic action-video dataset")
@@ -300,7 +294,6 @@ def _cmd_demo(args: argparse.Namespace) -> None:
         quick=args.quick,
         overrides=args.overrides,
         jobs=min(runs, args.jobs or usable_cpus()),
-        subset_per_seed=args.subset_per_seed,
     )
     print(format_table(summary))
     print(

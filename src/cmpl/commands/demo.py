@@ -1,8 +1,8 @@
 """``cmpl demo``: supervised vs FixMatch vs CMPL on the synthetic videos, same split, budget and backbone.
 
 Every run is an ordinary ``Trainer`` run in its own sub-folder, so the demo exercises exactly the code paths
-of real training. Seeds are training seeds; the labeled subset (``data.split_seed``) is the same for all, unless
-``subset_per_seed`` trains seed k on subset k, the paper's protocol of averaging over sampled subsets.
+of real training. Seed k trains on labeled subset k (``data.split_seed=k``), the paper's protocol of averaging
+over sampled subsets; an explicit ``data.split_seed=N`` pins one subset for every seed.
 """
 
 from __future__ import annotations
@@ -63,18 +63,18 @@ def plan_runs(
     output: Path,
     seeds: Iterable[int],
     overrides: Iterable[str] = (),
-    subset_per_seed: bool = False,
 ) -> tuple[list[tuple[str, int]], list[Config]]:
     """Every (method, seed) of the demo and its config, longest runs first (CMPL trains two networks,
     FixMatch three views of one, supervised one view), so that side by side no core is left waiting on one
-    long run at the end. With ``subset_per_seed`` seed k draws labeled subset k (``data.split_seed``)."""
+    long run at the end. Seed k draws labeled subset k; ``data.split_seed`` comes before ``overrides`` so that
+    one given there pins a single subset for all seeds."""
     plan = [(method, seed) for method in reversed(DEMO_METHODS) for seed in seeds]
     configs = [
         load_config(
             preset,
             [
+                f"data.split_seed={s}",
                 *overrides,
-                *([f"data.split_seed={s}"] if subset_per_seed else []),
                 f"method.name={m}",
                 f"train.seed={s}",
                 f"train.output_dir={output / f'{m}_seed{s}'}",
@@ -92,7 +92,6 @@ def run_demo(
     quick: bool = False,
     overrides: Iterable[str] = (),
     jobs: int = 1,
-    subset_per_seed: bool = False,
 ) -> dict[str, Any]:
     """Train every method for every seed (:func:`plan_runs`), ``jobs`` runs at a time, then write
     ``results.json`` and ``demo.png`` into ``output``.
@@ -103,7 +102,7 @@ def run_demo(
     """
     extra = [*(QUICK_OVERRIDES if quick else []), *overrides]
     quiet = ["train.progress=false"] if jobs > 1 else []
-    plan, configs = plan_runs(preset, output, seeds, [*extra, *quiet], subset_per_seed)
+    plan, configs = plan_runs(preset, output, seeds, [*extra, *quiet])
     load_dataset(configs[0], "train")  # write the synthetic videos once, before runs start side by side
     if jobs > 1:
         threads = max(1, usable_cpus() // jobs)
@@ -125,7 +124,9 @@ def run_demo(
         "differences": seed_differences(top1),
         "runs": runs,
         "overrides": extra,
-        "subset_per_seed": subset_per_seed,
+        "labeled_subsets": {
+            f"{m}_seed{s}": c.data.split_seed for (m, s), c in zip(plan, configs, strict=True)
+        },
     }
     output.mkdir(parents=True, exist_ok=True)
     (output / "results.json").write_text(json.dumps(summary, indent=1))
