@@ -18,7 +18,8 @@ all confident labels name a class of the group: where the unlabeled loss pulls t
 ``--over-training`` it reads the same figures from the scorings a run recorded while it trained
 (``train.score_unlabeled_every``), step by step. With ``--pairs`` it lists, per method and pair of twin motion
 classes (rotate_cw and rotate_ccw, ...), the seeds in which more than half of one class's test videos were
-taken for its twin: a pair collapsed into one class, and which way (EVIDENCE.md, e21).
+taken for its twin: a pair collapsed into one class, and which way, with the sign test of the two ways'
+counts (EVIDENCE.md, e21).
 
     python benchmarks/class_groups.py runs/demo_long
     python benchmarks/class_groups.py runs/demo_long --networks
@@ -38,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from cmpl.analysis.paper_figures import ClassAccuracy, read_class_accuracy
+from cmpl.analysis.seed_differences import sign_test_p
 from cmpl.commands.demo import in_demo_order
 from cmpl.commands.evaluate import TrainedRun, load_method, score_test_set
 from cmpl.config import load_config
@@ -176,19 +178,22 @@ def pair_collapses(run_dir: Path, results: str = "results.json") -> dict[tuple[s
 
 def print_pair_collapses(roots: list[Path], results: str = "results.json") -> None:
     """Per method and twin pair, the seeds in which one class of the pair was taken for the other, each with
-    the percent of that class's test videos still right."""
+    the percent of that class's test videos still right, and whether the collapses lean one way more than a
+    coin would (:func:`sign_test_p`; a seed that collapsed both ways counts for neither)."""
     print("seeds in which more than half of a class's test videos were called its twin (seed: % still right)")
     for method, paths in finished_runs(*roots).items():
         seeds = [int(_RUN_NAME.fullmatch(path.name)["seed"]) for path in paths]
         found = [pair_collapses(path, results) for path in paths]
         for pair in MOTION_PAIRS:
-            ways = []
+            ways, counts = [], []
             for way in (pair, pair[::-1]):
                 hits = ", ".join(
                     f"{s}: {c[way]:.0f} %" for s, c in zip(seeds, found, strict=True) if way in c
                 )
                 ways.append(f"{way[0]} -> {way[1]}: [{hits}]")
-            print(f"  {method:<12}" + "   ".join(ways) + f"   (of {len(paths)} seeds)")
+                counts.append(sum(1 for c in found if way in c and way[::-1] not in c))
+            lean = f"sign test p = {sign_test_p(counts[0], sum(counts)):.3g}"
+            print(f"  {method:<12}" + "   ".join(ways) + f"   (of {len(paths)} seeds; {lean})")
 
 
 def per_class_by_method(

@@ -129,7 +129,10 @@ def test_pairs_name_the_seeds_in_which_a_twin_class_was_taken_for_the_other(tmp_
     assert class_groups.pair_collapses(tmp_path / "cmpl_seed1") == {("rotate_ccw", "rotate_cw"): 0.0}
     class_groups.print_pair_collapses([tmp_path])
     out = capsys.readouterr().out
-    assert "rotate_cw -> rotate_ccw: [0: 45 %]   rotate_ccw -> rotate_cw: [1: 0 %]   (of 2 seeds)" in out
+    assert (
+        "rotate_cw -> rotate_ccw: [0: 45 %]   rotate_ccw -> rotate_cw: [1: 0 %]   (of 2 seeds; sign test p = 1)"
+        in out
+    )
     assert "slide_slow -> slide_fast: []   slide_fast -> slide_slow: []" in out
 
 

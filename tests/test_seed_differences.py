@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cmpl.analysis.seed_differences import is_ranked, seed_differences, two_sided_p
+from cmpl.analysis.seed_differences import is_ranked, seed_differences, sign_test_p, two_sided_p
 from cmpl.commands.demo import format_table, summarize
 
 # two-sided 95 % and 99 % quantiles of Student's t, from printed tables (degrees of freedom: quantile)
@@ -49,3 +49,12 @@ def test_demo_pairs_methods_by_seed_and_ranks_only_what_the_seeds_support():
     assert is_ranked(d["mean"], d["stderr"], 3, alpha=0.2)  # p = 0.118: ranked at 80 %
     table = format_table({"methods": summarize({"x": [{"top1": 1.0}]}), "differences": differences})
     assert "fixmatch - supervised      +2.3 ± 0.9  (3 seeds, p = 0.118: not ranked at 95 %)" in table
+
+
+def test_sign_test_counts_both_tails_of_a_fair_coin():
+    assert sign_test_p(6, 7) == pytest.approx(0.125)  # (1 + 7) / 128 per tail
+    assert sign_test_p(1, 7) == sign_test_p(6, 7)
+    assert sign_test_p(16, 18) == pytest.approx(0.0013122, abs=1e-7)  # scipy.stats.binomtest(16, 18)
+    assert sign_test_p(2, 4) == sign_test_p(0, 0) == 1.0
+    with pytest.raises(ValueError, match="one_way <= seeds"):
+        sign_test_p(5, 4)
