@@ -11,6 +11,10 @@ EVIDENCE.md's e16 table is
 
     python benchmarks/pool_seeds.py e06-long-auxiliary-r10-w0.25 e16-long-seeds-3-7
 
+Where every pooled run of a method logged its pseudo-labels (``mask`` and ``correct``, the primary network's
+over the last quarter of training), its line also gives their mean over the runs: the share of unlabeled clips
+that got one, the share that got a right one (the paper's Fig. 2 quantity) and the precision of all of them.
+
 A setting named as ``NAME=LABEL`` lists its methods as ``METHOD LABEL``, so that a variant of one method is
 paired with the method itself on the same seeds (e20: CMPL with a lighter auxiliary network, "cmpl light-A",
 against the shipped CMPL).
@@ -25,13 +29,14 @@ from pathlib import Path
 
 from cmpl.analysis.seed_differences import RANKED_BELOW, format_differences, seed_differences
 from cmpl.commands.demo import in_demo_order
+from cmpl.run_files import pooled_accuracy
 
 LOG = Path(__file__).with_name("evidence_log.jsonl")
 
 
-def pooled_top1(names: list[str], log: Path = LOG) -> dict[str, dict[int, float]]:
-    """Per method, top-1 by seed over the named settings (``NAME`` or ``NAME=LABEL``, which appends LABEL to
-    that setting's method names); a seed logged twice for one method is an error."""
+def pooled_runs(names: list[str], log: Path = LOG) -> dict[str, dict[int, dict]]:
+    """Per method, its logged runs by seed over the named settings (``NAME`` or ``NAME=LABEL``, which appends
+    LABEL to that setting's method names); a seed logged twice for one method is an error."""
     settings = {}
     for line in log.read_text().splitlines():
         if line.strip():
@@ -41,7 +46,7 @@ def pooled_top1(names: list[str], log: Path = LOG) -> dict[str, dict[int, float]
     missing = [n for n, _ in labelled if n not in settings]
     if missing:
         raise SystemExit(f"error: {log}: no setting named {', '.join(missing)}")
-    pooled: dict[str, dict[int, float]] = {}
+    pooled: dict[str, dict[int, dict]] = {}
     for name, label in labelled:
         for method, runs in settings[name]["runs"].items():
             key = f"{method} {label}" if label else method
@@ -49,8 +54,27 @@ def pooled_top1(names: list[str], log: Path = LOG) -> dict[str, dict[int, float]
             for run in runs:
                 if run["seed"] in seeds:
                     raise SystemExit(f"error: {key} seed {run['seed']} is logged twice ({name})")
-                seeds[run["seed"]] = run["top1"]
+                seeds[run["seed"]] = run
     return {method: dict(sorted(pooled[method].items())) for method in in_demo_order(pooled)}
+
+
+def pooled_top1(names: list[str], log: Path = LOG) -> dict[str, dict[int, float]]:
+    """Per method, top-1 by seed over the named settings (as :func:`pooled_runs`)."""
+    return top1_by_seed(pooled_runs(names, log))
+
+
+def top1_by_seed(runs: dict[str, dict[int, dict]]) -> dict[str, dict[int, float]]:
+    return {method: {seed: run["top1"] for seed, run in seeds.items()} for method, seeds in runs.items()}
+
+
+def pseudo_label_means(runs: list[dict]) -> dict[str, float] | None:
+    """Mean percent of unlabeled clips that got a pseudo-label (``mask``) and a right one (``correct``) over
+    ``runs``, and the precision of all of them; None unless every run logged both."""
+    if not runs or not all("mask" in run and "correct" in run for run in runs):
+        return None
+    used = statistics.fmean(run["mask"] for run in runs)
+    right = statistics.fmean(run["correct"] for run in runs)
+    return {"mask": used, "correct": right, "accuracy": 100.0 * pooled_accuracy(right, used)}
 
 
 def main() -> None:
@@ -68,7 +92,8 @@ def main() -> None:
     args = p.parse_args()
     if not 0 < args.alpha < 1:
         p.error(f"--alpha must lie between 0 and 1, got {args.alpha}")
-    pooled = pooled_top1(args.names, args.log)
+    runs = pooled_runs(args.names, args.log)
+    pooled = top1_by_seed(runs)
     width = max([12, *(len(method) + 1 for method in pooled)])
     for method, seeds in pooled.items():
         values = list(seeds.values())
@@ -77,6 +102,12 @@ def main() -> None:
         print(
             f"{method:<{width}}{statistics.fmean(values):6.1f} ± {spread:.1f}   seeds {list(seeds)}: {per_seed}"
         )
+        labels = pseudo_label_means(list(runs[method].values()))
+        if labels:
+            print(
+                f"{'':<{width}}pseudo-labels: {labels['mask']:.1f} % of clips, {labels['correct']:.1f} % right"
+                f" (precision {labels['accuracy']:.1f} %)"
+            )
     print("\n".join(format_differences(seed_differences(pooled), args.alpha)))
 
 

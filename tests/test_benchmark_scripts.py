@@ -209,6 +209,14 @@ def test_pool_seeds_pairs_a_labelled_variant_with_its_method(tmp_path, monkeypat
     pooled = pool_seeds.pooled_top1(["shipped", "variant=light-A"], log)
     assert list(pooled) == ["supervised", "cmpl", "cmpl light-A"]
     assert pooled["cmpl light-A"] == {0: 62.0, 1: 51.0, 2: 74.0}
+    assert pool_seeds.pseudo_label_means(
+        [{"mask": 40.0, "correct": 30.0}, {"mask": 60.0, "correct": 50.0}]
+    ) == {
+        "mask": 50.0,
+        "correct": 40.0,
+        "accuracy": 80.0,  # 40 of 50 right, pooled, not the mean of 75 % and 83 %
+    }
+    assert pool_seeds.pseudo_label_means([{"mask": 40.0, "correct": 30.0}, {"top1": 50.0}]) is None
     with pytest.raises(SystemExit, match="cmpl seed 0 is logged twice"):
         pool_seeds.pooled_top1(["shipped", "variant"], log)
     with pytest.raises(SystemExit, match="no setting named absent"):
@@ -217,6 +225,7 @@ def test_pool_seeds_pairs_a_labelled_variant_with_its_method(tmp_path, monkeypat
     pool_seeds.main()
     out = capsys.readouterr().out
     assert "cmpl light-A   62.3 ± 9.4" in out  # mean of 62, 51, 74; population std
+    assert "pseudo-labels" not in out  # this log has none
     variant_line = next(line for line in out.splitlines() if "cmpl light-A - cmpl " in line)
     assert (
         variant_line.split("cmpl light-A - cmpl")[1].strip()
