@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -218,6 +220,15 @@ def test_cli_reports_a_bad_key_in_one_line(capsys):
     assert main(["train", "demo", "method.treshold=0.5"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: method.treshold: unknown key") and "\n" not in err
+
+
+@pytest.mark.parametrize("module", ["cmpl", "cmpl.cli"])
+def test_python_m_runs_the_command_line(module):
+    """`python -m cmpl.cli make-synthetic ...` once exited 0 having done nothing (EVIDENCE e22's false start)."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True
+    )
+    assert "make-synthetic" in done.stdout
 
 
 @pytest.mark.slow

@@ -462,3 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return status or 0
+
+
+if __name__ == "__main__":  # `python -m cmpl.cli` as well as `python -m cmpl`: not a silent no-op
+    sys.exit(main())
