@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from cmpl.analysis.paper_figures import ClassAccuracy, read_class_accuracy
-from cmpl.analysis.seed_differences import sign_test_p
+from cmpl.analysis.seed_differences import format_differences, seed_differences, sign_test_p
 from cmpl.commands.demo import in_demo_order
 from cmpl.commands.evaluate import TrainedRun, load_method, score_test_set
 from cmpl.config import load_config
@@ -76,6 +76,11 @@ def finished_runs(*roots: Path) -> dict[str, list[Path]]:
     if not runs:
         raise SystemExit(f"error: {', '.join(map(str, roots))}: no finished <method>_seed<N> runs")
     return {method: [runs[method][seed] for seed in sorted(runs[method])] for method in in_demo_order(runs)}
+
+
+def run_seed(run_dir: Path) -> int:
+    """The seed in a ``<method>_seed<N>`` run folder's name."""
+    return int(_RUN_NAME.fullmatch(run_dir.name)["seed"])
 
 
 def score_networks(run_dir: Path) -> dict[str, ClassAccuracy]:
@@ -182,7 +187,7 @@ def print_pair_collapses(roots: list[Path], results: str = "results.json") -> No
     coin would (:func:`sign_test_p`; a seed that collapsed both ways counts for neither)."""
     print("seeds in which more than half of a class's test videos were called its twin (seed: % still right)")
     for method, paths in finished_runs(*roots).items():
-        seeds = [int(_RUN_NAME.fullmatch(path.name)["seed"]) for path in paths]
+        seeds = [run_seed(path) for path in paths]
         found = [pair_collapses(path, results) for path in paths]
         for pair in MOTION_PAIRS:
             ways, counts = [], []
@@ -254,17 +259,29 @@ def main() -> None:
     if args.networks and args.results != "results.json":
         p.error("--networks scores each checkpoint on the run's own test set; --results does not apply")
     names, table = per_class_by_method(args.roots, args.networks, args.results)
-    seeds = {m: len(a) for m, a in table.items()}
-    print(f"per-class top-1 (%), mean over seeds {seeds}")
+    counts = {method: len(a) for method, a in table.items()}
+    print(f"per-class top-1 (%), mean over seeds {counts}")
     print(f"{'class':<14}" + "".join(f"{m:>20}" for m in table))
     for i, name in enumerate(names):
         print(f"{name:<14}" + "".join(f"{np.nanmean(a[:, i]):20.1f}" for a in table.values()))
+    seeds = {
+        method: [run_seed(path) for path in paths] for method, paths in finished_runs(*args.roots).items()
+    }
+    print_groups(names, table, seeds)
+
+
+def print_groups(names: list[str], table: dict[str, np.ndarray], seeds: dict[str, list[int]]) -> None:
+    """Per class group, each row's mean over the group's classes, per seed and over seeds, and every pair of
+    rows' per-seed difference (rows are methods, or ``method/network``; ``seeds``: per method, in seed order)."""
     for group, members in GROUPS.items():
         idx = [names.index(c) for c in members if c in names]
         print(f"\n{group} classes ({len(idx)}): mean, then per seed")
-        for method, a in table.items():
+        by_seed = {}
+        for row, a in table.items():
             per_seed = np.nanmean(a[:, idx], axis=1)
-            print(f"  {method:<20}{per_seed.mean():6.1f}   " + " / ".join(f"{v:.1f}" for v in per_seed))
+            print(f"  {row:<20}{per_seed.mean():6.1f}   " + " / ".join(f"{v:.1f}" for v in per_seed))
+            by_seed[row] = dict(zip(seeds[row.split("/")[0]], per_seed.tolist(), strict=True))
+        print("\n".join(f"  {line}" for line in format_differences(seed_differences(by_seed))))
 
 
 if __name__ == "__main__":

@@ -9,11 +9,12 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cmpl.config import load_config
 from cmpl.data.annotations import write_class_names
-from cmpl.data.synthetic import SYNTHETIC_CLASSES
+from cmpl.data.synthetic import MOTION_CLASSES, SYNTHETIC_CLASSES
 from cmpl.engine.trainer import Trainer
 from tests.helpers import fast_overrides
 
@@ -101,6 +102,21 @@ def test_per_class_table_reads_another_results_file_over_folders_and_refuses_a_s
     assert names_read == names and table["supervised"][:, 0].tolist() == [10.0, 30.0]
     with pytest.raises(SystemExit, match="supervised seed 1 is in"):
         class_groups.finished_runs(tmp_path / "b", tmp_path / "c")
+
+
+def test_groups_pair_the_rows_by_seed_within_each_class_group(capsys):
+    """Each group's per-seed means are paired by seed, also across a network row of another method."""
+    names = list(SYNTHETIC_CLASSES)
+    motion = np.array([c in MOTION_CLASSES for c in names])
+    table = {
+        "fixmatch": np.array([np.where(motion, 80.0, 20.0), np.where(motion, 70.0, 30.0)]),
+        "cmpl/primary": np.array([np.where(motion, 70.0, 20.0), np.where(motion, 66.0, 30.0)]),
+    }
+    class_groups.print_groups(names, table, {"fixmatch": [3, 7], "cmpl": [3, 7]})
+    motion_part, appearance_part = capsys.readouterr().out.split("appearance classes")
+    assert "fixmatch              75.0   80.0 / 70.0" in motion_part
+    assert "cmpl/primary - fixmatch    -7.0 ± 3.0  (2 seeds" in motion_part  # -10 and -4
+    assert "cmpl/primary - fixmatch    +0.0 ± 0.0" in appearance_part
 
 
 def _confusion_run(run_dir: Path, called: dict[tuple[str, str], int], per_class: int = 20) -> Path:
