@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from cmpl.analysis.seed_differences import is_ranked, seed_differences, sign_test_p, two_sided_p
+from cmpl.analysis.seed_differences import (
+    format_differences,
+    is_ranked,
+    seed_differences,
+    sign_test_p,
+    two_sided_p,
+)
 from cmpl.commands.demo import format_table, summarize
 
 # two-sided 95 % and 99 % quantiles of Student's t, from printed tables (degrees of freedom: quantile)
@@ -49,6 +55,10 @@ def test_demo_pairs_methods_by_seed_and_ranks_only_what_the_seeds_support():
     assert is_ranked(d["mean"], d["stderr"], 3, alpha=0.2)  # p = 0.118: ranked at 80 %
     table = format_table({"methods": summarize({"x": [{"top1": 1.0}]}), "differences": differences})
     assert "fixmatch - supervised      +2.3 ± 0.9  (3 seeds, p = 0.118: not ranked at 95 %)" in table
+    strong = format_differences(
+        seed_differences({"a": {s: 0.0 for s in range(10)}, "b": {s: 11.0 + s % 2 for s in range(10)}})
+    )
+    assert "(10 seeds, p < 0.001: ranked at 95 %)" in strong[1]  # not "p = 0.000"
 
 
 def test_sign_test_counts_both_tails_of_a_fair_coin():

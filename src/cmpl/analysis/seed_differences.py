@@ -100,6 +100,7 @@ def format_differences(
             lines.append(f"  {pair:<{width}} {d['mean']:+6.1f}        ({d['seeds']} seed: no error estimate)")
             continue
         verdict = "ranked" if d["p"] < alpha else "not ranked"
-        evidence = f"{d['seeds']} seeds, p = {d['p']:.3f}: {verdict} at {level}"
+        shown = "p < 0.001" if d["p"] < 0.0005 else f"p = {d['p']:.3f}"  # not "p = 0.000"
+        evidence = f"{d['seeds']} seeds, {shown}: {verdict} at {level}"
         lines.append(f"  {pair:<{width}} {d['mean']:+6.1f} ± {d['stderr']:.1f}  ({evidence})")
     return lines
