@@ -1,4 +1,4 @@
-"""``cmpl demo``: supervised vs FixMatch vs CMPL on the synthetic videos, same split, budget and backbone.
+"""``cmpl demo``: supervised vs FixMatch vs CMPL on the synthetic videos, alike in subset, budget and backbone.
 
 Every run is an ordinary ``Trainer`` run in its own sub-folder, so the demo exercises exactly the code paths
 of real training. Seed k trains on labeled subset k (``data.split_seed=k``), the paper's protocol of averaging
