@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 from pathlib import Path
 
 from cmpl.analysis.seed_differences import RANKED_BELOW, format_differences, seed_differences
-from cmpl.commands.demo import in_demo_order
-from cmpl.run_files import pooled_accuracy
+from cmpl.commands.demo import in_demo_order, summarize
 
 LOG = Path(__file__).with_name("evidence_log.jsonl")
 
@@ -64,17 +62,8 @@ def pooled_top1(names: list[str], log: Path = LOG) -> dict[str, dict[int, float]
 
 
 def top1_by_seed(runs: dict[str, dict[int, dict]]) -> dict[str, dict[int, float]]:
+    """Per method, each seed's top-1 from :func:`pooled_runs`' runs."""
     return {method: {seed: run["top1"] for seed, run in seeds.items()} for method, seeds in runs.items()}
-
-
-def pseudo_label_means(runs: list[dict]) -> dict[str, float] | None:
-    """Mean percent of unlabeled clips that got a pseudo-label (``mask``) and a right one (``correct``) over
-    ``runs``, and the precision of all of them; None unless every run logged both."""
-    if not runs or not all("mask" in run and "correct" in run for run in runs):
-        return None
-    used = statistics.fmean(run["mask"] for run in runs)
-    right = statistics.fmean(run["correct"] for run in runs)
-    return {"mask": used, "correct": right, "accuracy": 100.0 * pooled_accuracy(right, used)}
 
 
 def main() -> None:
@@ -94,19 +83,18 @@ def main() -> None:
         p.error(f"--alpha must lie between 0 and 1, got {args.alpha}")
     runs = pooled_runs(args.names, args.log)
     pooled = top1_by_seed(runs)
+    methods = summarize({method: list(seeds.values()) for method, seeds in runs.items()})
     width = max([12, *(len(method) + 1 for method in pooled)])
     for method, seeds in pooled.items():
-        values = list(seeds.values())
-        per_seed = " / ".join(f"{v:.1f}" for v in values)
-        spread = statistics.pstdev(values)
+        m = methods[method]
+        per_seed = " / ".join(f"{v:.1f}" for v in seeds.values())
         print(
-            f"{method:<{width}}{statistics.fmean(values):6.1f} ± {spread:.1f}   seeds {list(seeds)}: {per_seed}"
+            f"{method:<{width}}{m['top1_mean']:6.1f} ± {m['top1_std']:.1f}   seeds {list(seeds)}: {per_seed}"
         )
-        labels = pseudo_label_means(list(runs[method].values()))
-        if labels:
+        if "pseudo_label_accuracy" in m:
             print(
-                f"{'':<{width}}pseudo-labels: {labels['mask']:.1f} % of clips, {labels['correct']:.1f} % right"
-                f" (precision {labels['accuracy']:.1f} %)"
+                f"{'':<{width}}pseudo-labels: {m['pseudo_label_mask']:.1f} % of clips, "
+                f"{m['pseudo_label_correct']:.1f} % right (precision {m['pseudo_label_accuracy']:.1f} %)"
             )
     print("\n".join(format_differences(seed_differences(pooled), args.alpha)))
 

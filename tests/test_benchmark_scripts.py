@@ -210,6 +210,26 @@ def test_pool_seeds_joins_settings_and_pairs_the_methods_by_seed(tmp_path):
         pool_seeds.pooled_top1(["first", "absent"], log)
 
 
+def test_pool_seeds_prints_pooled_pseudo_labels_where_every_run_logged_them(tmp_path, monkeypatch, capsys):
+    runs = [
+        {"seed": 0, "top1": 60.0, "mask": 40.0, "correct": 30.0},
+        {"seed": 1, "top1": 50.0, "mask": 60.0, "correct": 50.0},
+    ]
+    log = tmp_path / "log.jsonl"
+    log.write_text(
+        json.dumps({"name": "s", "runs": {"cmpl": runs, "supervised": [{"seed": 0, "top1": 1.0}]}}) + "\n"
+    )
+    monkeypatch.setattr("sys.argv", ["pool_seeds.py", "--log", str(log), "s"])
+    pool_seeds.main()
+    out = capsys.readouterr().out
+    # 40 of 50 right, pooled, not the mean of 75 % and 83 %; supervised logged none, so it gets no line
+    assert (
+        out.count("pseudo-labels") == 1
+        and "pseudo-labels: 50.0 % of clips, 40.0 % right (precision 80.0 %)" in out
+    )
+    assert "cmpl          55.0 ± 5.0" in out
+
+
 def test_pool_seeds_pairs_a_labelled_variant_with_its_method(tmp_path, monkeypatch, capsys):
     """NAME=LABEL keeps a variant's seeds apart from the method's own, so the two are paired by seed."""
     log = _log(
@@ -225,14 +245,6 @@ def test_pool_seeds_pairs_a_labelled_variant_with_its_method(tmp_path, monkeypat
     pooled = pool_seeds.pooled_top1(["shipped", "variant=light-A"], log)
     assert list(pooled) == ["supervised", "cmpl", "cmpl light-A"]
     assert pooled["cmpl light-A"] == {0: 62.0, 1: 51.0, 2: 74.0}
-    assert pool_seeds.pseudo_label_means(
-        [{"mask": 40.0, "correct": 30.0}, {"mask": 60.0, "correct": 50.0}]
-    ) == {
-        "mask": 50.0,
-        "correct": 40.0,
-        "accuracy": 80.0,  # 40 of 50 right, pooled, not the mean of 75 % and 83 %
-    }
-    assert pool_seeds.pseudo_label_means([{"mask": 40.0, "correct": 30.0}, {"top1": 50.0}]) is None
     with pytest.raises(SystemExit, match="cmpl seed 0 is logged twice"):
         pool_seeds.pooled_top1(["shipped", "variant"], log)
     with pytest.raises(SystemExit, match="no setting named absent"):

@@ -286,6 +286,10 @@ def test_demo_summary_pools_pseudo_label_accuracy_over_seeds():
     cmpl = methods["cmpl"]
     assert (cmpl["pseudo_label_mask"], cmpl["pseudo_label_correct"]) == (5.0, 4.0)
     assert cmpl["pseudo_label_accuracy"] == pytest.approx(80.0)  # 8 of 10 right; not (80 + 0) / 2
+    mixed = summarize({"cmpl": [{"top1": 45.0, "mask": 10.0, "correct": 8.0}, {"top1": 55.0}]})["cmpl"]
+    assert (
+        "pseudo_label_mask" not in mixed
+    )  # a run that logged none: no pooled figure rather than a wrong one
 
 
 @pytest.mark.slow

@@ -140,13 +140,13 @@ def _fit(config: Config) -> dict[str, Any]:
 
 def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Per method: top-1 mean and population std over seeds; pseudo-label use, correctness and their pooled
-    accuracy (a seed without pseudo-labels adds none, rather than a 0 % accuracy)."""
+    accuracy (a seed without pseudo-labels adds none, rather than a 0 % accuracy), where every run logged them."""
     methods = {}
     for method, rows in runs.items():
         top1 = [r["top1"] for r in rows]
         entry = {"top1_mean": statistics.fmean(top1), "top1_std": statistics.pstdev(top1), "seeds": len(rows)}
         pooled = {
-            k: statistics.fmean(r[k] for r in rows) for k in ("mask", "correct") if rows and k in rows[0]
+            k: statistics.fmean(r[k] for r in rows) for k in ("mask", "correct") if all(k in r for r in rows)
         }
         entry.update({f"pseudo_label_{k}": v for k, v in _with_accuracy(pooled).items()})
         methods[method] = entry
