@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,10 @@ from cmpl.methods import method_class
 from cmpl.run_files import read_unlabeled_scores
 
 GROUPS = {"motion": MOTION_CLASSES, "appearance": APPEARANCE_CLASSES}
+CLASS_SETS = {**GROUPS, **{"+".join(pair): list(pair) for pair in MOTION_PAIRS}}
+"""The pseudo-label tables' rows: the two class groups and each twin pair of motion classes (e23)."""
+COUNTS = ("clips", "used", "right", "named", "confident", "twin")
+"""What :func:`group_counts` counts per class set, in this order."""
 
 _RUN_NAME = re.compile(r"(?P<method>\w+)_seed(?P<seed>\d+)")
 
@@ -96,20 +101,20 @@ def score_networks(run_dir: Path) -> dict[str, ClassAccuracy]:
 
 
 def group_counts(scoring: dict, names: list[str]) -> dict[str, np.ndarray]:
-    """Per class group, in one scoring of the unlabeled clips (``run_files`` layout): the group's clips, those
-    with a confident pseudo-label for the primary, those of them right, the confident labels that name a
-    class of the group, and all confident labels. Counts, so that seeds pool."""
+    """Per class set (:data:`CLASS_SETS`), in one scoring of the unlabeled clips (``run_files`` layout), the
+    :data:`COUNTS`: the set's clips, those with a confident pseudo-label for the primary, those of them right,
+    the confident labels that name a class of the set, all confident labels, and the set's clips confidently
+    labeled as another class of the set (a twin's clip called its twin). Counts, so that seeds pool."""
     truth = np.array(scoring["truth"])
     label = np.array(scoring["roles"]["primary"]["pseudo_label"])
     confident = np.array(scoring["roles"]["primary"]["pseudo_confidence"]) >= scoring["threshold"]
     result = {}
-    for group, members in GROUPS.items():
+    for name, members in CLASS_SETS.items():
         ids = [names.index(c) for c in members]
-        in_group = np.isin(truth, ids)
-        used = confident & in_group
-        named = confident & np.isin(label, ids)
-        counts = [in_group, used, used & (label == truth), named, confident]
-        result[group] = np.array([c.sum() for c in counts])
+        in_set, names_set = np.isin(truth, ids), np.isin(label, ids)
+        used, right = confident & in_set, label == truth
+        counts = [in_set, used, used & right, confident & names_set, confident, used & names_set & ~right]
+        result[name] = np.array([c.sum() for c in counts])
     return result
 
 
@@ -142,10 +147,11 @@ def pseudo_labels_over_training(run_dir: Path) -> dict[str, dict[str, np.ndarray
 
 def print_pseudo_labels(roots: list[Path], over_training: bool = False) -> None:
     """The ``--pseudo-labels`` (or ``--over-training``) table of every semi-supervised run of ``roots``, its
-    seeds pooled: clips labeled and right are percents of the seeds' clips together."""
+    seeds pooled (clips labeled and right are percents of the seeds' clips together), then each class set's
+    figures per seed and the methods' per-seed differences (:func:`print_pseudo_label_differences`)."""
     read = pseudo_labels_over_training if over_training else pseudo_labels_at_checkpoint
     runs = {
-        method: [read(path) for path in paths]
+        method: {run_seed(path): read(path) for path in paths}
         for method, paths in finished_runs(*roots).items()
         if method_class(load_config(paths[0] / "config.yaml")).uses_unlabeled
     }
@@ -153,17 +159,53 @@ def print_pseudo_labels(roots: list[Path], over_training: bool = False) -> None:
         raise SystemExit(
             f"error: {', '.join(map(str, roots))}: no finished semi-supervised <method>_seed<N> runs"
         )
+    width = max(map(len, CLASS_SETS)) + 2
     print("pseudo-labels for the primary (eval mode, one weak view), seeds pooled (%)")
-    print(f"{'method':<12}{'when':<18}{'group':<12}{'clips labeled':>15}{'right':>8}{'share of labels':>17}")
+    print(
+        f"{'method':<12}{'when':<18}{'classes':<{width}}{'clips labeled':>15}{'right':>8}"
+        f"{'share of labels':>17}{'wrong, in set':>15}"
+    )
     for method, per_seed in runs.items():
-        for when in [w for w in per_seed[0] if all(w in seed for seed in per_seed)]:
-            for group in GROUPS:
-                clips, used, right, named, confident = sum(seed[when][group] for seed in per_seed)
-                right_pct = f"{100 * right / used:8.1f}" if used else f"{'-':>8}"
-                print(
-                    f"{method:<12}{when:<18}{group:<12}{100 * used / max(1, clips):15.1f}{right_pct}"
-                    f"{100 * named / max(1, confident):17.1f}   ({len(per_seed)} seeds)"
+        scorings = list(per_seed.values())
+        for when in [w for w in scorings[0] if all(w in run for run in scorings)]:
+            for name in CLASS_SETS:
+                c = dict(zip(COUNTS, sum(run[when][name] for run in scorings), strict=True))
+                right, twin = (
+                    f"{100 * c[k] / c['used']:8.1f}" if c["used"] else f"{'-':>8}" for k in ("right", "twin")
                 )
+                print(
+                    f"{method:<12}{when:<18}{name:<{width}}{100 * c['used'] / max(1, c['clips']):15.1f}{right}"
+                    f"{100 * c['named'] / max(1, c['confident']):17.1f}{twin:>15}   ({len(scorings)} seeds)"
+                )
+    print_pseudo_label_differences(runs)
+
+
+def print_pseudo_label_differences(runs: dict[str, dict[int, dict[str, dict[str, np.ndarray]]]]) -> None:
+    """Per class set, each method's *precision* (right / labeled) and *right per clip* (right / clips, Fig. 2's
+    quantity) per seed, every scoring of a run pooled, and the methods' per-seed differences: e23's paired
+    reading of whose pseudo-labels are better where. ``runs``: method -> seed -> when -> class set -> counts."""
+    print("\nper seed, each run's scorings pooled (%)")
+    for name in CLASS_SETS:
+        for measure, denominator in (("precision", "used"), ("right per clip", "clips")):
+            by_seed: dict[str, dict[int, float]] = {}
+            print(f"{name}, {measure}: mean, then per seed")
+            for method, per_seed in runs.items():
+                pooled = {
+                    seed: dict(zip(COUNTS, sum(s[name] for s in scorings.values()), strict=True))
+                    for seed, scorings in per_seed.items()
+                }
+                by_seed[method] = {
+                    seed: 100 * c["right"] / c[denominator] for seed, c in pooled.items() if c[denominator]
+                }
+                print(_seed_line(method, by_seed[method], list(per_seed)))
+            differences = format_differences(seed_differences(by_seed), quantity=measure)
+            print("\n".join(f"  {line}" for line in differences))
+
+
+def _seed_line(row: str, values: dict[int, float], seeds: list[int]) -> str:
+    """A row's mean and its value for each of ``seeds`` in order, ``-`` where it has none."""
+    mean = f"{statistics.fmean(values.values()):6.1f}" if values else f"{'-':>6}"
+    return f"  {row:<20}{mean}   " + " / ".join(f"{values[s]:.1f}" if s in values else "-" for s in seeds)
 
 
 def pair_collapses(run_dir: Path, results: str = "results.json") -> dict[tuple[str, str], float]:
@@ -278,9 +320,9 @@ def print_groups(names: list[str], table: dict[str, np.ndarray], seeds: dict[str
         print(f"\n{group} classes ({len(idx)}): mean, then per seed")
         by_seed = {}
         for row, a in table.items():
-            per_seed = np.nanmean(a[:, idx], axis=1)
-            print(f"  {row:<20}{per_seed.mean():6.1f}   " + " / ".join(f"{v:.1f}" for v in per_seed))
-            by_seed[row] = dict(zip(seeds[row.split("/")[0]], per_seed.tolist(), strict=True))
+            row_seeds = seeds[row.split("/")[0]]
+            by_seed[row] = dict(zip(row_seeds, np.nanmean(a[:, idx], axis=1).tolist(), strict=True))
+            print(_seed_line(row, by_seed[row], row_seeds))
         print("\n".join(f"  {line}" for line in format_differences(seed_differences(by_seed))))
 
 

@@ -50,9 +50,21 @@ def test_group_counts_split_clips_by_true_group_and_labels_by_named_group():
         [0.95, 0.9, 0.5, 0.99],
     )
     counts = class_groups.group_counts(scoring, list(SYNTHETIC_CLASSES))
-    # the group's clips, confidently labeled, right, confident labels naming the group, all confident
-    assert counts["motion"].tolist() == [2, 2, 1, 2, 3]
-    assert counts["appearance"].tolist() == [2, 1, 0, 1, 3]
+    # the group's clips, confidently labeled, right, confident labels naming the group, all confident, and
+    # confidently labeled as another class of the group
+    assert counts["motion"].tolist() == [2, 2, 1, 2, 3, 0]
+    assert counts["appearance"].tolist() == [2, 1, 0, 1, 3, 0]
+    assert counts["move_up+move_down"].tolist() == [2, 2, 1, 2, 3, 0]
+
+
+def test_group_counts_count_a_twin_called_its_twin_within_its_pair():
+    """A slide_slow clip called slide_fast is wrong within the speed pair; one called oscillate is wrong
+    outside it (but within the motion group)."""
+    slow, fast, oscillate = (SYNTHETIC_CLASSES.index(c) for c in ("slide_slow", "slide_fast", "oscillate"))
+    scoring = _scoring(0, [slow, slow, slow, fast], [fast, oscillate, slow, fast], [0.95, 0.95, 0.95, 0.5])
+    counts = class_groups.group_counts(scoring, list(SYNTHETIC_CLASSES))
+    assert counts["slide_slow+slide_fast"].tolist() == [4, 3, 1, 2, 3, 1]
+    assert counts["motion"].tolist() == [4, 3, 1, 3, 3, 2]
 
 
 def test_over_training_table_pools_the_seeds_at_each_step(tmp_path, capsys):
@@ -72,10 +84,38 @@ def test_over_training_table_pools_the_seeds_at_each_step(tmp_path, capsys):
         (run / "unlabeled_scores.jsonl").write_text("".join(json.dumps(s) + "\n" for s in scorings))
     class_groups.print_pseudo_labels([tmp_path / "setting0", tmp_path / "setting1"], over_training=True)
     rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("fixmatch")]
-    motion, appearance = rows
+    motion, appearance, move_pair = rows[:3]
     assert motion[:4] == ["fixmatch", "step", "10", "motion"]
-    assert [float(v) for v in motion[4:7]] == pytest.approx([75.0, 66.7, 66.7], abs=0.05)
-    assert appearance[4:7] == ["0.0", "-", "33.3"]  # no appearance clips: nothing labeled, no precision
+    assert [float(v) for v in motion[4:8]] == pytest.approx([75.0, 66.7, 66.7, 0.0], abs=0.05)
+    assert appearance[4:8] == ["0.0", "-", "33.3", "-"]  # no appearance clips: nothing labeled, no precision
+    assert move_pair[3] == "move_up+move_down" and move_pair[4:6] == motion[4:6]
+
+
+def test_pseudo_label_differences_pair_the_methods_by_seed_per_class_set(capsys):
+    """Per seed, every scoring of a run pooled: FixMatch labels both slide clips of each scoring right; CMPL
+    one of two in seed 0's scorings and none in seed 1's, where it labels nothing on the speed pair."""
+    slow, fast = (SYNTHETIC_CLASSES.index(c) for c in ("slide_slow", "slide_fast"))
+    names = list(SYNTHETIC_CLASSES)
+
+    def run(*scorings: dict) -> dict[str, dict]:
+        return {f"step {s['step']}": class_groups.group_counts(s, names) for s in scorings}
+
+    right = _scoring(10, [slow, fast], [slow, fast], [0.95, 0.95])
+    half = _scoring(10, [slow, fast], [slow, slow], [0.95, 0.95])
+    unsure = _scoring(10, [slow, fast], [slow, fast], [0.5, 0.5])
+    runs = {
+        "fixmatch": {0: run(right, {**right, "step": 20}), 1: run(right)},
+        "cmpl": {0: run(half, {**half, "step": 20}), 1: run(unsure)},
+    }
+    class_groups.print_pseudo_label_differences(runs)
+    out = capsys.readouterr().out
+    speed = out.split("slide_slow+slide_fast, precision")[1].split("slide_slow+slide_fast, right per clip")[0]
+    assert "fixmatch             100.0   100.0 / 100.0" in speed
+    assert "cmpl                  50.0   50.0 / -" in speed  # seed 1 labeled nothing: no precision
+    assert "per-seed difference of precision" in speed and "-50.0        (1 seed" in speed
+    per_clip = out.split("slide_slow+slide_fast, right per clip")[1].split("rotate_cw")[0]
+    assert "cmpl                  25.0   50.0 / 0.0" in per_clip
+    assert "cmpl - fixmatch" in per_clip and "-75.0 ± 25.0  (2 seeds" in per_clip
 
 
 def test_over_training_names_a_run_that_never_scored_its_unlabeled_clips(tmp_path):

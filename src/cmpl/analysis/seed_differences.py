@@ -88,12 +88,12 @@ def is_ranked(mean: float, stderr: float, seeds: int, alpha: float = RANKED_BELO
 
 
 def format_differences(
-    differences: dict[str, dict[str, float | None]], alpha: float = RANKED_BELOW
+    differences: dict[str, dict[str, float | None]], alpha: float = RANKED_BELOW, quantity: str = "top-1"
 ) -> list[str]:
     """One line per pair: mean ± standard error, its p-value and whether it is ranked (p below ``alpha``, the
-    rule of :func:`is_ranked`) at the level 1 - ``alpha``."""
+    rule of :func:`is_ranked`) at the level 1 - ``alpha``; ``quantity`` names what was differenced."""
     level = f"{(1 - alpha) * 100:g} %"
-    lines = ["per-seed difference of top-1, mean ± standard error:"]
+    lines = [f"per-seed difference of {quantity}, mean ± standard error:"]
     width = max([24, *(len(pair) for pair in differences)])
     for pair, d in differences.items():
         if d["stderr"] is None:
