@@ -12,11 +12,13 @@ With ``--results FILE`` it reads that results file of each run instead of ``resu
 scoring of 2400 new test videos that ``cmpl evaluate --test-list`` wrote, e17). Seeds of one recipe logged
 in several folders (e06's and e16's) are read together when every folder is named.
 With ``--pseudo-labels`` it scores each semi-supervised run's unlabeled clips from its last checkpoint, as
-``train.score_unlabeled_every`` does during training (eval mode, one weak view), and says per group how many
-clips get a confident pseudo-label for the primary network, how many of those are right, and what share of
-all confident labels name a class of the group: where the unlabeled loss pulls the network. With
-``--over-training`` it reads the same figures from the scorings a run recorded while it trained
-(``train.score_unlabeled_every``), step by step. With ``--pairs`` it lists, per method and pair of twin motion
+``train.score_unlabeled_every`` does during training (eval mode, one weak view), and says per group and per
+twin pair how many clips get a confident pseudo-label for the primary network, how many of those are right,
+how many are called another class of the same set, and what share of all confident labels name a class of
+the set: where the unlabeled loss pulls the network. Per seed it then gives each set's precision and right
+labels per clip, with the methods' per-seed differences (e23). With ``--over-training`` it reads the same
+figures from the scorings a run recorded while it trained (``train.score_unlabeled_every``), step by step,
+and pools a run's scorings for the per-seed figures. With ``--pairs`` it lists, per method and pair of twin motion
 classes (rotate_cw and rotate_ccw, ...), the seeds in which more than half of one class's test videos were
 taken for its twin: a pair collapsed into one class, and which way, with the sign test of the two ways'
 counts (EVIDENCE.md, e21).
@@ -279,12 +281,12 @@ def main() -> None:
     shown.add_argument(
         "--pseudo-labels",
         action="store_true",
-        help="per group, the pseudo-labels each run's checkpoint gives",
+        help="per group and twin pair, the pseudo-labels each run's checkpoint gives",
     )
     shown.add_argument(
         "--over-training",
         action="store_true",
-        help="per group, the pseudo-labels of every scoring recorded during training",
+        help="per group and twin pair, the pseudo-labels of every scoring recorded during training",
     )
     shown.add_argument(
         "--pairs",
