@@ -246,13 +246,13 @@ def print_pair_collapses(roots: list[Path], results: str = "results.json") -> No
 
 
 def per_class_by_method(
-    roots: list[Path], networks: bool = False, results: str = "results.json"
+    runs: dict[str, list[Path]], networks: bool = False, results: str = "results.json"
 ) -> tuple[list[str], dict[str, np.ndarray]]:
     """Class names and, per method (or per method/network with ``networks``), its runs' per-class accuracy
-    ``(seeds, classes)`` in seed order, read from each run's ``results`` file."""
+    ``(seeds, classes)`` in seed order, read from each run's ``results`` file (``runs``: :func:`finished_runs`)."""
     names: list[str] = []
     table: dict[str, np.ndarray] = {}
-    for method, paths in finished_runs(*roots).items():
+    for method, paths in runs.items():
         if networks:
             per_run = [score_networks(path) for path in paths]
             rows = {f"{method}/{role}": [scored[role] for scored in per_run] for role in per_run[0]}
@@ -302,15 +302,14 @@ def main() -> None:
         return
     if args.networks and args.results != "results.json":
         p.error("--networks scores each checkpoint on the run's own test set; --results does not apply")
-    names, table = per_class_by_method(args.roots, args.networks, args.results)
+    runs = finished_runs(*args.roots)
+    names, table = per_class_by_method(runs, args.networks, args.results)
     counts = {method: len(a) for method, a in table.items()}
     print(f"per-class top-1 (%), mean over seeds {counts}")
     print(f"{'class':<14}" + "".join(f"{m:>20}" for m in table))
     for i, name in enumerate(names):
         print(f"{name:<14}" + "".join(f"{np.nanmean(a[:, i]):20.1f}" for a in table.values()))
-    seeds = {
-        method: [run_seed(path) for path in paths] for method, paths in finished_runs(*args.roots).items()
-    }
+    seeds = {method: [run_seed(path) for path in paths] for method, paths in runs.items()}
     print_groups(names, table, seeds)
 
 

@@ -137,7 +137,7 @@ def test_per_class_table_reads_another_results_file_over_folders_and_refuses_a_s
         new = {"class_names": names, "per_class_accuracy": [accuracy] * len(names)}
         (run / "results_2x1_new_test.json").write_text(json.dumps(new))
     names_read, table = class_groups.per_class_by_method(
-        [tmp_path / "a", tmp_path / "b"], results="results_2x1_new_test.json"
+        class_groups.finished_runs(tmp_path / "a", tmp_path / "b"), results="results_2x1_new_test.json"
     )
     assert names_read == names and table["supervised"][:, 0].tolist() == [10.0, 30.0]
     with pytest.raises(SystemExit, match="supervised seed 1 is in"):
