@@ -1,5 +1,5 @@
 """Where a demo setting's accuracy comes from: each method's per-class top-1, averaged over its seeds, and the
-means over the synthetic data's motion classes and its appearance classes.
+means over the synthetic data's motion classes, its appearance classes and each twin pair of motion classes.
 
 The paper's premise is that the auxiliary network, on more frames, helps most where motion decides and the
 primary network where appearance does. The synthetic classes are each one or the other, so splitting the
@@ -314,9 +314,10 @@ def main() -> None:
 
 
 def print_groups(names: list[str], table: dict[str, np.ndarray], seeds: dict[str, list[int]]) -> None:
-    """Per class group, each row's mean over the group's classes, per seed and over seeds, and every pair of
-    rows' per-seed difference (rows are methods, or ``method/network``; ``seeds``: per method, in seed order)."""
-    for group, members in GROUPS.items():
+    """Per class set (group or twin pair), each row's mean over the set's classes, per seed and over seeds, and
+    every pair of rows' per-seed difference (rows are methods, or ``method/network``; ``seeds``: per method, in
+    seed order)."""
+    for group, members in CLASS_SETS.items():
         idx = [names.index(c) for c in members if c in names]
         print(f"\n{group} classes ({len(idx)}): mean, then per seed")
         by_seed = {}

@@ -157,6 +157,8 @@ def test_groups_pair_the_rows_by_seed_within_each_class_group(capsys):
     assert "fixmatch              75.0   80.0 / 70.0" in motion_part
     assert "cmpl/primary - fixmatch    -7.0 ± 3.0  (2 seeds" in motion_part  # -10 and -4
     assert "cmpl/primary - fixmatch    +0.0 ± 0.0" in appearance_part
+    speed_pair = appearance_part.split("slide_slow+slide_fast classes (2)")[1].split("rotate_cw")[0]
+    assert "cmpl/primary - fixmatch    -7.0 ± 3.0" in speed_pair  # a pair of motion classes, as their group
 
 
 def _confusion_run(run_dir: Path, called: dict[tuple[str, str], int], per_class: int = 20) -> Path:
