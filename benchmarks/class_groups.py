@@ -58,7 +58,7 @@ from cmpl.run_files import read_unlabeled_scores
 
 GROUPS = {"motion": MOTION_CLASSES, "appearance": APPEARANCE_CLASSES}
 CLASS_SETS = {**GROUPS, **{"+".join(pair): list(pair) for pair in MOTION_PAIRS}}
-"""The pseudo-label tables' rows: the two class groups and each twin pair of motion classes (e23)."""
+"""What the tables split by: the two class groups and each twin pair of motion classes (e23)."""
 COUNTS = ("clips", "used", "right", "named", "confident", "twin")
 """What :func:`group_counts` counts per class set, in this order."""
 
