@@ -15,7 +15,8 @@ With ``--pseudo-labels`` it scores each semi-supervised run's unlabeled clips fr
 ``train.score_unlabeled_every`` does during training (eval mode, one weak view), and says per group and per
 twin pair how many clips get a confident pseudo-label for the primary network, how many of those are right,
 how many are called another class of the same set, and what share of all confident labels name a class of
-the set: where the unlabeled loss pulls the network. Per seed it then gives each set's precision and right
+the set: where the unlabeled loss pulls the network; then, per twin pair, which classes its wrong labels
+name. Per seed it then gives each set's precision and right
 labels per clip, with the methods' per-seed differences (e23). With ``--over-training`` it reads the same
 figures from the scorings a run recorded while it trained (``train.score_unlabeled_every``), step by step,
 and pools a run's scorings for the per-seed figures. With ``--pairs`` it lists, per method and pair of twin motion
@@ -37,6 +38,8 @@ import argparse
 import json
 import re
 import statistics
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -120,8 +123,12 @@ def group_counts(scoring: dict, names: list[str]) -> dict[str, np.ndarray]:
     return result
 
 
-def pseudo_labels_at_checkpoint(run_dir: Path) -> dict[str, dict[str, np.ndarray]]:
-    """:func:`group_counts` of the run's unlabeled clips scored from its last checkpoint."""
+Scorings = tuple[list[str], dict[str, dict]]
+"""A run's class names and its scorings of the unlabeled clips (``run_files`` layout), by when they were taken."""
+
+
+def pseudo_labels_at_checkpoint(run_dir: Path) -> Scorings:
+    """The run's unlabeled clips scored from its last checkpoint."""
     config, names, method = load_method(run_dir)
     records = read_path_label_list(run_dir / "unlabeled.txt", run_dir, names).records
     device = resolve_device("auto")
@@ -134,33 +141,41 @@ def pseudo_labels_at_checkpoint(run_dir: Path) -> dict[str, dict[str, np.ndarray
         normalize=ClipAugment().normalize,
         amp=False,
     )
-    return {"last checkpoint": group_counts(scoring, names)}
+    return names, {"last checkpoint": scoring}
 
 
-def pseudo_labels_over_training(run_dir: Path) -> dict[str, dict[str, np.ndarray]]:
-    """:func:`group_counts` of every scoring ``train.score_unlabeled_every`` recorded, by step."""
+def pseudo_labels_over_training(run_dir: Path) -> Scorings:
+    """Every scoring ``train.score_unlabeled_every`` recorded, by step."""
     try:
         scorings = read_unlabeled_scores(run_dir)
     except MissingFileError as error:
         raise SystemExit(f"error: {error}") from None
     names = read_class_names(run_dir / SPLIT_FILES["classes"])
-    return {f"step {scoring['step']}": group_counts(scoring, names) for scoring in scorings}
+    return names, {f"step {scoring['step']}": scoring for scoring in scorings}
 
 
 def print_pseudo_labels(roots: list[Path], over_training: bool = False) -> None:
     """The ``--pseudo-labels`` (or ``--over-training``) table of every semi-supervised run of ``roots``, its
-    seeds pooled (clips labeled and right are percents of the seeds' clips together), then each class set's
-    figures per seed and the methods' per-seed differences (:func:`print_pseudo_label_differences`)."""
+    seeds pooled (clips labeled and right are percents of the seeds' clips together), the classes that the
+    wrong labels on each twin pair name (:func:`print_wrong_labels`), then each class set's figures per seed
+    and the methods' per-seed differences (:func:`print_pseudo_label_differences`)."""
     read = pseudo_labels_over_training if over_training else pseudo_labels_at_checkpoint
-    runs = {
+    scored = {
         method: {run_seed(path): read(path) for path in paths}
         for method, paths in finished_runs(*roots).items()
         if method_class(load_config(paths[0] / "config.yaml")).uses_unlabeled
     }
-    if not runs:
+    if not scored:
         raise SystemExit(
             f"error: {', '.join(map(str, roots))}: no finished semi-supervised <method>_seed<N> runs"
         )
+    runs = {
+        method: {
+            seed: {when: group_counts(scoring, names) for when, scoring in scorings.items()}
+            for seed, (names, scorings) in per_seed.items()
+        }
+        for method, per_seed in scored.items()
+    }
     width = max(map(len, CLASS_SETS)) + 2
     print("pseudo-labels for the primary (eval mode, one weak view), seeds pooled (%)")
     print(
@@ -179,7 +194,38 @@ def print_pseudo_labels(roots: list[Path], over_training: bool = False) -> None:
                     f"{method:<12}{when:<18}{name:<{width}}{100 * c['used'] / max(1, c['clips']):15.1f}{right}"
                     f"{100 * c['named'] / max(1, c['confident']):17.1f}{twin:>15}   ({len(scorings)} seeds)"
                 )
+    print_wrong_labels(scored)
     print_pseudo_label_differences(runs)
+
+
+def wrong_labels(scoring: dict, names: list[str], members: Iterable[str]) -> Counter[tuple[str, str]]:
+    """The confident wrong pseudo-labels for the primary on the clips of ``members``, in one scoring:
+    ``(true class, class named)`` -> count."""
+    head, members = scoring["roles"]["primary"], set(members)
+    return Counter(
+        (names[true], names[said])
+        for true, said, confidence in zip(
+            scoring["truth"], head["pseudo_label"], head["pseudo_confidence"], strict=True
+        )
+        if names[true] in members and said != true and confidence >= scoring["threshold"]
+    )
+
+
+def print_wrong_labels(scored: dict[str, dict[int, Scorings]], shown: int = 12) -> None:
+    """Per method and twin pair, every seed and scoring pooled: how many clips of the pair got a confident
+    label, how many a wrong one, and the ``shown`` commonest wrong ``true -> named`` classes (e23)."""
+    print(
+        "\nconfident labels on each twin pair's clips, seeds and scorings pooled: labeled, wrong, commonest errors"
+    )
+    for method, per_seed in scored.items():
+        every = [(names, s) for names, scorings in per_seed.values() for s in scorings.values()]
+        for pair in MOTION_PAIRS:
+            wrong = sum((wrong_labels(s, names, pair) for names, s in every), Counter())
+            labeled = sum(
+                int(group_counts(s, names)["+".join(pair)][COUNTS.index("used")]) for names, s in every
+            )
+            errors = ", ".join(f"{true} -> {said} {n}" for (true, said), n in wrong.most_common(shown))
+            print(f"  {method:<12}{'+'.join(pair):<23}{labeled:7d}{wrong.total():7d}   {errors}")
 
 
 def print_pseudo_label_differences(runs: dict[str, dict[int, dict[str, dict[str, np.ndarray]]]]) -> None:

@@ -91,6 +91,22 @@ def test_over_training_table_pools_the_seeds_at_each_step(tmp_path, capsys):
     assert move_pair[3] == "move_up+move_down" and move_pair[4:6] == motion[4:6]
 
 
+def test_wrong_labels_on_a_twin_pair_name_the_classes_taken_for_its_clips(capsys):
+    """Only confident, wrong labels on the pair's own clips count; seeds and scorings pool."""
+    names = list(SYNTHETIC_CLASSES)
+    slow, fast, up = (names.index(c) for c in ("slide_slow", "slide_fast", "move_up"))
+    scoring = _scoring(10, [slow, slow, fast, up], [up, fast, fast, slow], [0.95, 0.5, 0.95, 0.95])
+    assert class_groups.wrong_labels(scoring, names, ("slide_slow", "slide_fast")) == {
+        ("slide_slow", "move_up"): 1
+    }
+    scored = {
+        "cmpl": {0: (names, {"step 10": scoring}), 1: (names, {"step 10": scoring, "step 20": scoring})}
+    }
+    class_groups.print_wrong_labels(scored)
+    line = next(x for x in capsys.readouterr().out.splitlines() if "slide_slow+slide_fast" in x)
+    assert line.split() == ["cmpl", "slide_slow+slide_fast", "6", "3", "slide_slow", "->", "move_up", "3"]
+
+
 def test_pseudo_label_differences_pair_the_methods_by_seed_per_class_set(capsys):
     """Per seed, every scoring of a run pooled: FixMatch labels both slide clips of each scoring right; CMPL
     one of two in seed 0's scorings and none in seed 1's, where it labels nothing on the speed pair."""
