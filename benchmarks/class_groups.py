@@ -60,7 +60,8 @@ from cmpl.methods import method_class
 from cmpl.run_files import read_unlabeled_scores
 
 GROUPS = {"motion": MOTION_CLASSES, "appearance": APPEARANCE_CLASSES}
-CLASS_SETS = {**GROUPS, **{"+".join(pair): list(pair) for pair in MOTION_PAIRS}}
+TWIN_PAIRS = {"+".join(pair): list(pair) for pair in MOTION_PAIRS}
+CLASS_SETS = {**GROUPS, **TWIN_PAIRS}
 """What the tables split by: the two class groups and each twin pair of motion classes (e23)."""
 COUNTS = ("clips", "used", "right", "named", "confident", "twin")
 """What :func:`group_counts` counts per class set, in this order."""
@@ -219,13 +220,11 @@ def print_wrong_labels(scored: dict[str, dict[int, Scorings]], shown: int = 12) 
     )
     for method, per_seed in scored.items():
         every = [(names, s) for names, scorings in per_seed.values() for s in scorings.values()]
-        for pair in MOTION_PAIRS:
+        for name, pair in TWIN_PAIRS.items():
             wrong = sum((wrong_labels(s, names, pair) for names, s in every), Counter())
-            labeled = sum(
-                int(group_counts(s, names)["+".join(pair)][COUNTS.index("used")]) for names, s in every
-            )
+            labeled = sum(int(group_counts(s, names)[name][COUNTS.index("used")]) for names, s in every)
             errors = ", ".join(f"{true} -> {said} {n}" for (true, said), n in wrong.most_common(shown))
-            print(f"  {method:<12}{'+'.join(pair):<23}{labeled:7d}{wrong.total():7d}   {errors}")
+            print(f"  {method:<12}{name:<23}{labeled:7d}{wrong.total():7d}   {errors}")
 
 
 def print_pseudo_label_differences(runs: dict[str, dict[int, dict[str, dict[str, np.ndarray]]]]) -> None:
