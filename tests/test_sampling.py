@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cmpl.cli import PRESETS
+from cmpl.config import load_config
 from cmpl.data import sampling
 from cmpl.data.sampling import ClipSpec, clip_indices, paired_starts
 
@@ -36,6 +38,16 @@ def test_clip_indices_clamp_to_the_video() -> None:
 def _draw(total: int, fps: float, specs: list[ClipSpec], max_offset_s: float, n: int = 400) -> np.ndarray:
     rng = np.random.default_rng(0)
     return np.array([paired_starts(total, fps, specs, max_offset_s, rng) for _ in range(n)])
+
+
+@pytest.mark.parametrize("preset", [None, "demo.yaml", "demo_long.yaml"])
+def test_cmpl_recipes_give_the_auxiliary_network_its_own_temporal_location(preset: str | None) -> None:
+    """Table 2's third component: by default and in the demo presets, A's window is not F's. Until EVIDENCE e25
+    the presets left t_s at 0, and on a demo video (72 frames at 25 fps) A saw F's own window."""
+    config = load_config(PRESETS / preset if preset else None)
+    starts = _draw(72, 25.0, [F_SPEC, A_SPEC], config.data.time_offset_s)
+    assert set(starts[:, 1]) == set(range(9))  # every start that keeps A's 64 frames inside the video
+    assert (starts[:, 0] != starts[:, 1]).mean() > 0.8  # independent of F's: 8 in 9 differ
 
 
 @pytest.mark.parametrize("total", [20, 64, 70, 300, 2000])
