@@ -30,6 +30,7 @@ counts (EVIDENCE.md, e21).
     python benchmarks/class_groups.py runs/demo_long --pseudo-labels
     python benchmarks/class_groups.py runs/evidence/e13-fig6-scored-long --over-training
     python benchmarks/class_groups.py runs/demo_long --pairs
+    python benchmarks/class_groups.py runs/demo_long runs/evidence/e24-supervised-on-16x4-frames=16x4
 """
 
 from __future__ import annotations
@@ -71,18 +72,20 @@ _RUN_NAME = re.compile(r"(?P<method>\w+)_seed(?P<seed>\d+)")
 
 def finished_runs(*roots: Path) -> dict[str, list[Path]]:
     """The finished ``<method>_seed<N>`` runs (a ``results.json``) of every folder of ``roots``, per method in
-    the demo's method order, each method's runs in seed order; a seed found twice is an error."""
+    the demo's method order, each method's runs in seed order; a seed found twice is an error. A root given as
+    ``FOLDER=LABEL`` lists its methods as ``METHOD LABEL`` (as ``pool_seeds.py`` does with settings), so that
+    a variant of a method reads beside the method itself (e24's supervised on 16x4 frames, e25's CMPL)."""
     runs: dict[str, dict[int, Path]] = {}
     for root in roots:
-        for path in sorted(root.iterdir()):
+        folder, _, label = str(root).partition("=")
+        for path in sorted(Path(folder).iterdir()):
             match = _RUN_NAME.fullmatch(path.name)
             if match and (path / "results.json").is_file():
-                seeds = runs.setdefault(match["method"], {})
+                method = f"{match['method']} {label}" if label else match["method"]
+                seeds = runs.setdefault(method, {})
                 seed = int(match["seed"])
                 if seed in seeds:
-                    raise SystemExit(
-                        f"error: {match['method']} seed {seed} is in {seeds[seed].parent} and {root}"
-                    )
+                    raise SystemExit(f"error: {method} seed {seed} is in {seeds[seed].parent} and {folder}")
                 seeds[seed] = path
     if not runs:
         raise SystemExit(f"error: {', '.join(map(str, roots))}: no finished <method>_seed<N> runs")
@@ -314,7 +317,10 @@ def per_class_by_method(
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
-        "roots", type=Path, nargs="+", help="folders of <method>_seed<N> runs on the synthetic data"
+        "roots",
+        type=Path,
+        nargs="+",
+        help="folders of <method>_seed<N> runs on the synthetic data; FOLDER=LABEL names its methods 'METHOD LABEL'",
     )
     p.add_argument(
         "--results",

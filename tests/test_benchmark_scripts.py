@@ -143,7 +143,9 @@ def test_over_training_names_a_run_that_never_scored_its_unlabeled_clips(tmp_pat
         class_groups.print_pseudo_labels([tmp_path], over_training=True)
 
 
-def test_per_class_table_reads_another_results_file_over_folders_and_refuses_a_seed_twice(tmp_path):
+def test_per_class_table_reads_another_results_file_over_folders_and_refuses_a_seed_twice_unless_labelled(
+    tmp_path,
+):
     names = list(SYNTHETIC_CLASSES)
     for folder, seed, accuracy in (("a", 0, 10.0), ("b", 1, 30.0), ("c", 1, 0.0)):
         run = tmp_path / folder / f"supervised_seed{seed}"
@@ -158,6 +160,11 @@ def test_per_class_table_reads_another_results_file_over_folders_and_refuses_a_s
     assert names_read == names and table["supervised"][:, 0].tolist() == [10.0, 30.0]
     with pytest.raises(SystemExit, match="supervised seed 1 is in"):
         class_groups.finished_runs(tmp_path / "b", tmp_path / "c")
+    labelled = class_groups.finished_runs(tmp_path / "b", Path(f"{tmp_path / 'c'}=16x4"))  # a variant, beside
+    assert labelled == {
+        "supervised": [tmp_path / "b/supervised_seed1"],
+        "supervised 16x4": [tmp_path / "c/supervised_seed1"],
+    }
 
 
 def test_groups_pair_the_rows_by_seed_within_each_class_group(capsys):
