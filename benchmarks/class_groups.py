@@ -9,7 +9,7 @@ per-class accuracy by group shows which kind of class a method's gain (or loss) 
 checkpoint on the run's test set (the eval config's views), each on its own frames: CMPL's auxiliary network
 too, which inference never uses, so that one can see whether F and A are good at different kinds of class.
 With ``--results FILE`` it reads that results file of each run instead of ``results.json`` (e.g. the
-scoring of 2400 new test videos that ``cmpl evaluate --test-list`` wrote, e17). Seeds of one recipe logged
+scoring of 2400 new test videos that ``cmpl evaluate --test-list`` wrote, e17), leaving out runs without it. Seeds of one recipe logged
 in several folders (e06's and e16's) are read together when every folder is named.
 With ``--pseudo-labels`` it scores each semi-supervised run's unlabeled clips from its last checkpoint, as
 ``train.score_unlabeled_every`` does during training (eval mode, one weak view), and says per group and per
@@ -70,9 +70,10 @@ COUNTS = ("clips", "used", "right", "named", "confident", "twin")
 _RUN_NAME = re.compile(r"(?P<method>\w+)_seed(?P<seed>\d+)")
 
 
-def finished_runs(*roots: Path) -> dict[str, list[Path]]:
-    """The finished ``<method>_seed<N>`` runs (a ``results.json``) of every folder of ``roots``, per method in
-    the demo's method order, each method's runs in seed order; a seed found twice is an error. A root given as
+def finished_runs(*roots: Path, results: str = "results.json") -> dict[str, list[Path]]:
+    """The ``<method>_seed<N>`` runs of every folder of ``roots`` that hold the ``results`` file (finished, or
+    scored on the list it names), per method in the demo's method order, each method's runs in seed order; a
+    seed found twice is an error. A root given as
     ``FOLDER=LABEL`` lists its methods as ``METHOD LABEL`` (as ``pool_seeds.py`` does with settings), so that
     a variant of a method reads beside the method itself (e24's supervised on 16x4 frames, e25's CMPL)."""
     runs: dict[str, dict[int, Path]] = {}
@@ -80,7 +81,7 @@ def finished_runs(*roots: Path) -> dict[str, list[Path]]:
         folder, _, label = str(root).partition("=")
         for path in sorted(Path(folder).iterdir()):
             match = _RUN_NAME.fullmatch(path.name)
-            if match and (path / "results.json").is_file():
+            if match and (path / results).is_file():
                 method = f"{match['method']} {label}" if label else match["method"]
                 seeds = runs.setdefault(method, {})
                 seed = int(match["seed"])
@@ -88,7 +89,7 @@ def finished_runs(*roots: Path) -> dict[str, list[Path]]:
                     raise SystemExit(f"error: {method} seed {seed} is in {seeds[seed].parent} and {folder}")
                 seeds[seed] = path
     if not runs:
-        raise SystemExit(f"error: {', '.join(map(str, roots))}: no finished <method>_seed<N> runs")
+        raise SystemExit(f"error: {', '.join(map(str, roots))}: no <method>_seed<N> runs with {results}")
     return {method: [runs[method][seed] for seed in sorted(runs[method])] for method in in_demo_order(runs)}
 
 
@@ -278,7 +279,7 @@ def print_pair_collapses(roots: list[Path], results: str = "results.json") -> No
     the percent of that class's test videos still right, and whether the collapses lean one way more than a
     coin would (:func:`sign_test_p`; a seed that collapsed both ways counts for neither)."""
     print("seeds in which more than half of a class's test videos were called its twin (seed: % still right)")
-    for method, paths in finished_runs(*roots).items():
+    for method, paths in finished_runs(*roots, results=results).items():
         seeds = [run_seed(path) for path in paths]
         found = [pair_collapses(path, results) for path in paths]
         for pair in MOTION_PAIRS:
@@ -353,7 +354,7 @@ def main() -> None:
         return
     if args.networks and args.results != "results.json":
         p.error("--networks scores each checkpoint on the run's own test set; --results does not apply")
-    runs = finished_runs(*args.roots)
+    runs = finished_runs(*args.roots, results=args.results)
     names, table = per_class_by_method(runs, args.networks, args.results)
     counts = {method: len(a) for method, a in table.items()}
     print(f"per-class top-1 (%), mean over seeds {counts}")

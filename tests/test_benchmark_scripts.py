@@ -143,7 +143,7 @@ def test_over_training_names_a_run_that_never_scored_its_unlabeled_clips(tmp_pat
         class_groups.print_pseudo_labels([tmp_path], over_training=True)
 
 
-def test_per_class_table_reads_another_results_file_over_folders_and_refuses_a_seed_twice_unless_labelled(
+def test_per_class_table_reads_another_results_file_where_written_and_refuses_a_seed_twice_unless_labelled(
     tmp_path,
 ):
     names = list(SYNTHETIC_CLASSES)
@@ -154,9 +154,12 @@ def test_per_class_table_reads_another_results_file_over_folders_and_refuses_a_s
         (run / "results.json").write_text(json.dumps(own))
         new = {"class_names": names, "per_class_accuracy": [accuracy] * len(names)}
         (run / "results_2x1_new_test.json").write_text(json.dumps(new))
-    names_read, table = class_groups.per_class_by_method(
-        class_groups.finished_runs(tmp_path / "a", tmp_path / "b"), results="results_2x1_new_test.json"
-    )
+    unscored = tmp_path / "a" / "fixmatch_seed0"  # finished, but not scored on the new list: left out
+    unscored.mkdir()
+    (unscored / "results.json").write_text(json.dumps(own))
+    runs = class_groups.finished_runs(tmp_path / "a", tmp_path / "b", results="results_2x1_new_test.json")
+    assert list(runs) == ["supervised"]
+    names_read, table = class_groups.per_class_by_method(runs, results="results_2x1_new_test.json")
     assert names_read == names and table["supervised"][:, 0].tolist() == [10.0, 30.0]
     with pytest.raises(SystemExit, match="supervised seed 1 is in"):
         class_groups.finished_runs(tmp_path / "b", tmp_path / "c")
