@@ -9,15 +9,16 @@ per-class accuracy by group shows which kind of class a method's gain (or loss) 
 checkpoint on the run's test set (the eval config's views), each on its own frames: CMPL's auxiliary network
 too, which inference never uses, so that one can see whether F and A are good at different kinds of class.
 With ``--results FILE`` it reads that results file of each run instead of ``results.json`` (e.g. the
-scoring of 2400 new test videos that ``cmpl evaluate --test-list`` wrote, e17), leaving out runs without it. Seeds of one recipe logged
-in several folders (e06's and e16's) are read together when every folder is named.
+scoring of 2400 new test videos that ``cmpl evaluate --test-list`` wrote, e17), leaving out runs without it.
+Seeds of one recipe logged in several folders (e06's and e16's) are read together when every folder is named;
+a folder given as ``FOLDER=LABEL`` lists its methods as ``METHOD LABEL``.
 With ``--pseudo-labels`` it scores each semi-supervised run's unlabeled clips from its last checkpoint, as
 ``train.score_unlabeled_every`` does during training (eval mode, one weak view), and says per group and per
 twin pair how many clips get a confident pseudo-label for the primary network, how many of those are right,
 how many are called another class of the same set, and what share of all confident labels name a class of
 the set: where the unlabeled loss pulls the network; then, per twin pair, which classes its wrong labels
-name. Per seed it then gives each set's precision and right
-labels per clip, with the methods' per-seed differences (e23). With ``--over-training`` it reads the same
+name. Per seed it then gives each set's precision and right labels per clip, with the methods' per-seed
+differences (e23). With ``--over-training`` it reads the same
 figures from the scorings a run recorded while it trained (``train.score_unlabeled_every``), step by step,
 and pools a run's scorings for the per-seed figures. With ``--pairs`` it lists, per method and pair of twin motion
 classes (rotate_cw and rotate_ccw, ...), the seeds in which more than half of one class's test videos were
@@ -73,9 +74,9 @@ _RUN_NAME = re.compile(r"(?P<method>\w+)_seed(?P<seed>\d+)")
 def finished_runs(*roots: Path, results: str = "results.json") -> dict[str, list[Path]]:
     """The ``<method>_seed<N>`` runs of every folder of ``roots`` that hold the ``results`` file (finished, or
     scored on the list it names), per method in the demo's method order, each method's runs in seed order; a
-    seed found twice is an error. A root given as
-    ``FOLDER=LABEL`` lists its methods as ``METHOD LABEL`` (as ``pool_seeds.py`` does with settings), so that
-    a variant of a method reads beside the method itself (e24's supervised on 16x4 frames, e25's CMPL)."""
+    seed found twice is an error. A root given as ``FOLDER=LABEL`` lists its methods as ``METHOD LABEL`` (as
+    ``pool_seeds.py`` does with settings), so that a variant of a method reads beside the method itself (e24's
+    supervised on 16x4 frames, e25's CMPL)."""
     runs: dict[str, dict[int, Path]] = {}
     for root in roots:
         folder, _, label = str(root).partition("=")

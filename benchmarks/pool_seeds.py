@@ -18,6 +18,10 @@ that got one, the share that got a right one (the paper's Fig. 2 quantity) and t
 A setting named as ``NAME=LABEL`` lists its methods as ``METHOD LABEL``, so that a variant of one method is
 paired with the method itself on the same seeds (e20: CMPL with a lighter auxiliary network, "cmpl light-A",
 against the shipped CMPL).
+
+With ``--own-test-set``, settings logged by ``rescore.py`` are read on each run's own test set (its
+``top1_own``), so that runs scored together on new videos also pair on the videos they were trained beside
+(e25: demo runs and evidence runs, logged as one rescored setting).
 """
 
 from __future__ import annotations
@@ -61,6 +65,14 @@ def pooled_top1(names: list[str], log: Path = LOG) -> dict[str, dict[int, float]
     return top1_by_seed(pooled_runs(names, log))
 
 
+def own_test_set(runs: dict[str, dict[int, dict]]) -> dict[str, dict[int, dict]]:
+    """The runs of rescored settings (``rescore.py``) with their top-1 on their own test set as ``top1``."""
+    missing = sorted({m for m, seeds in runs.items() for run in seeds.values() if "top1_own" not in run})
+    if missing:
+        raise SystemExit(f"error: --own-test-set: {', '.join(missing)} has runs not logged by rescore.py")
+    return {m: {s: {**run, "top1": run["top1_own"]} for s, run in seeds.items()} for m, seeds in runs.items()}
+
+
 def top1_by_seed(runs: dict[str, dict[int, dict]]) -> dict[str, dict[int, float]]:
     """Per method, each seed's top-1 from :func:`pooled_runs`' runs."""
     return {method: {seed: run["top1"] for seed, run in seeds.items()} for method, seeds in runs.items()}
@@ -78,10 +90,17 @@ def main() -> None:
         default=RANKED_BELOW,
         help="rank a pair when its p-value is below this (default %(default)s; e19, a third look, set 0.022)",
     )
+    p.add_argument(
+        "--own-test-set",
+        action="store_true",
+        help="rescored settings: read each run's top-1 on its own test set (top1_own), not on the new list",
+    )
     args = p.parse_args()
     if not 0 < args.alpha < 1:
         p.error(f"--alpha must lie between 0 and 1, got {args.alpha}")
     runs = pooled_runs(args.names, args.log)
+    if args.own_test_set:
+        runs = own_test_set(runs)
     pooled = top1_by_seed(runs)
     methods = summarize({method: list(seeds.values()) for method, seeds in runs.items()})
     width = max([12, *(len(method) + 1 for method in pooled)])

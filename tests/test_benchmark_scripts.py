@@ -276,6 +276,8 @@ def test_pool_seeds_joins_settings_and_pairs_the_methods_by_seed(tmp_path):
         pool_seeds.pooled_top1(["first", "unrelated"], log)
     with pytest.raises(SystemExit, match="no setting named absent"):
         pool_seeds.pooled_top1(["first", "absent"], log)
+    with pytest.raises(SystemExit, match=r"fixmatch, supervised has runs not logged by rescore\.py"):
+        pool_seeds.own_test_set(pool_seeds.pooled_runs(["first"], log))  # trained, not rescored: no top1_own
 
 
 def test_pool_seeds_prints_pooled_pseudo_labels_where_every_run_logged_them(tmp_path, monkeypatch, capsys):
@@ -377,3 +379,5 @@ def test_rescore_logs_finished_runs_on_a_new_list_as_a_setting_pool_seeds_reads(
         scored = json.loads((run_dir / "results_2x1_new_test.json").read_text())
         assert scored["num_videos"] == 12 and row["top1"] == scored["top1"]
     assert pool_seeds.pooled_top1(["again"], log) == {"supervised": {r["seed"]: r["top1"] for r in rows}}
+    own = pool_seeds.top1_by_seed(pool_seeds.own_test_set(pool_seeds.pooled_runs(["again"], log)))
+    assert own == {"supervised": {r["seed"]: r["top1_own"] for r in rows}}  # --own-test-set
