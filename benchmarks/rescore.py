@@ -9,7 +9,8 @@ distribution as wanted, none of which any run or any choice of recipe has seen:
 
 Each run's primary network scores the list at the run's eval views (what ``cmpl evaluate RUN --test-list``
 does; the figures are written beside the run), and one line goes into the evidence log, in evidence.py's
-format with ``top1`` on the new list and ``top1_own`` from the run's results.json, so that
+format with ``top1`` on the new list, ``top1_own`` from the run's results.json and the run's pseudo-label
+figures (as evidence.py logs them; they do not depend on the test list), so that
 ``python benchmarks/pool_seeds.py NAME`` reads it like any other setting.
 """
 
@@ -24,14 +25,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from cmpl.commands.demo import in_demo_order
+from cmpl.commands.demo import in_demo_order, pseudo_label_summary
 from cmpl.commands.evaluate import evaluate_run, load_run
 
 LOG = Path(__file__).with_name("evidence_log.jsonl")
 
 
 def rescore(run_dir: Path, test_list: Path, device: str = "auto") -> tuple[str, dict]:
-    """The run's method and its log row: seed, top-1 on ``test_list``, top-1 on its own test set."""
+    """The run's method and its log row: seed, top-1 on ``test_list``, top-1 on its own test set and the
+    pseudo-label figures of its training."""
     run = load_run(run_dir, device)
     result, _ = evaluate_run(
         run,
@@ -42,7 +44,13 @@ def rescore(run_dir: Path, test_list: Path, device: str = "auto") -> tuple[str, 
         test_list=test_list,
     )
     own = json.loads((run_dir / "results.json").read_text())["top1"]
-    row = {"seed": run.config.train.seed, "top1": result.top1, "top1_own": own, "run": str(run_dir)}
+    row = {
+        "seed": run.config.train.seed,
+        "top1": result.top1,
+        "top1_own": own,
+        "run": str(run_dir),
+        **pseudo_label_summary(run_dir),
+    }
     return run.config.method.name, row
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cmpl.commands.demo import pseudo_label_summary
 from cmpl.config import load_config
 from cmpl.data.annotations import write_class_names
 from cmpl.data.synthetic import MOTION_CLASSES, SYNTHETIC_CLASSES
@@ -357,11 +358,10 @@ def test_rescore_logs_finished_runs_on_a_new_list_as_a_setting_pool_seeds_reads(
     tiny_synthetic, tmp_path, monkeypatch
 ):
     runs = [tmp_path / f"supervised_seed{seed}" for seed in (0, 1)]
-    for seed, run_dir in enumerate(runs):
-        overrides = [
-            *fast_overrides(tiny_synthetic, run_dir, "supervised", iterations=2),
-            f"train.seed={seed}",
-        ]
+    runs.append(tmp_path / "fixmatch_seed0")
+    for run_dir in runs:
+        method, seed = run_dir.name.split("_seed")
+        overrides = [*fast_overrides(tiny_synthetic, run_dir, method, iterations=2), f"train.seed={seed}"]
         Trainer(load_config(None, overrides)).fit()
     lines = (tiny_synthetic / "test.txt").read_text().splitlines()[::2]  # one video of each class
     new_list = tmp_path / "new" / "test.txt"
@@ -374,10 +374,13 @@ def test_rescore_logs_finished_runs_on_a_new_list_as_a_setting_pool_seeds_reads(
     entry = json.loads(log.read_text())
     rows = entry["runs"]["supervised"]
     assert [r["seed"] for r in rows] == [0, 1] and entry["test_list"] == str(new_list.resolve())
-    for row, run_dir in zip(rows, runs, strict=True):
+    (pseudo_labelled,) = entry["runs"]["fixmatch"]  # its training's pseudo-label figures, as evidence.py's
+    assert {"mask", "correct", "accuracy"} <= pseudo_labelled.keys() and "mask" not in rows[0]
+    assert pseudo_labelled["mask"] == pseudo_label_summary(runs[2])["mask"]
+    for row, run_dir in zip(rows, runs[:2], strict=True):
         assert row["top1_own"] == json.loads((run_dir / "results.json").read_text())["top1"]
         scored = json.loads((run_dir / "results_2x1_new_test.json").read_text())
         assert scored["num_videos"] == 12 and row["top1"] == scored["top1"]
-    assert pool_seeds.pooled_top1(["again"], log) == {"supervised": {r["seed"]: r["top1"] for r in rows}}
+    assert pool_seeds.pooled_top1(["again"], log)["supervised"] == {r["seed"]: r["top1"] for r in rows}
     own = pool_seeds.top1_by_seed(pool_seeds.own_test_set(pool_seeds.pooled_runs(["again"], log)))
-    assert own == {"supervised": {r["seed"]: r["top1_own"] for r in rows}}  # --own-test-set
+    assert own["supervised"] == {r["seed"]: r["top1_own"] for r in rows}  # --own-test-set
