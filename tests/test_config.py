@@ -177,6 +177,15 @@ def test_split_group_pattern_must_be_a_regex():
     assert load_config(None, ["data.split_group_pattern=_c\\d+$"]).data.split_group_pattern == "_c\\d+$"
 
 
+def test_subject_pattern_must_be_a_regex_and_comes_with_a_held_out_test_set():
+    with pytest.raises(ConfigError, match=r"data.subject_pattern: not a regular expression"):
+        load_config(None, ["data.subject_pattern=actor(\\d+", "data.test_fraction=0.3"])
+    with pytest.raises(ConfigError, match=r"data.subject_pattern: only draws a held-out test set"):
+        load_config(None, ["data.subject_pattern=actor\\d+"])
+    config = load_config(None, ["data.subject_pattern=actor\\d+", "data.test_fraction=0.3"])
+    assert config.data.subject_pattern == "actor\\d+"
+
+
 def test_outside_unlabeled_source_is_checked():
     c = load_config(CONFIGS / "ucf101" / "cmpl_r50_kinetics_unlabeled.yaml")
     assert (c.data.labeled_per_class, c.data.unlabeled_format) == (0, "kinetics400")

@@ -160,8 +160,9 @@ def test_short_cmpl_run_on_weizmann(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_folder_without_test_split_holds_one_out(tmp_path: Path) -> None:
-    """A plain folder per class has no test set: data.test_fraction holds out whole actors (a video with its
-    mirror image) per class, writes them into the run, and `cmpl evaluate` scores the same videos later."""
+    """A plain folder per class has no test set: data.test_fraction with data.subject_pattern holds out whole
+    actors in every class (none of them trained on under any label), writes them into the run, and
+    `cmpl evaluate` scores the same videos later."""
     assert len(_videos(WEIZMANN / "bend")) == 18
     run_dir = tmp_path / "run"
     overrides = [
@@ -174,13 +175,14 @@ def test_folder_without_test_split_holds_one_out(tmp_path: Path) -> None:
         "eval.crop_size=64",
         "data.split_group_pattern=_flip$",
         "data.test_fraction=0.34",
+        "data.subject_pattern=actor\\d+",
     ]
     results = Trainer(load_config(None, overrides)).fit()
     test = (run_dir / "test.txt").read_text().splitlines()
-    assert results["num_videos"] == len(test) == 4 * 6  # round(0.34 * 18) = 6 videos, 3 actors per class
-    actor = {p.split()[0].replace("_flip", "") for p in test}
+    assert results["num_videos"] == len(test) == 4 * 6  # round(0.34 * 9) = 3 actors, 2 videos each per class
     train = (run_dir / "labeled.txt").read_text() + (run_dir / "unlabeled.txt").read_text()
-    assert len(actor) == 12 and not actor & {p.split()[0].replace("_flip", "") for p in train.splitlines()}
+    actors = [{re.search(r"actor\d+", p).group(0) for p in lines} for lines in (test, train.splitlines())]
+    assert len(actors[0]) == 3 and len(actors[1]) == 6 and not actors[0] & actors[1]
     rescored, _ = evaluate_run(load_run(run_dir, "cpu"), run_dir, 2, 1, progress=False)
     assert rescored.num_videos == len(test) and rescored.top1 == pytest.approx(results["top1"])
 

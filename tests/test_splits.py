@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from cmpl.data.annotations import VideoRecord, load_annotations
-from cmpl.data.splits import balanced_split, category_wise_split, group_by_stem_pattern, stratified_holdout
+from cmpl.data.splits import (
+    balanced_split,
+    category_wise_split,
+    group_by_stem_pattern,
+    stratified_holdout,
+    subject_by_pattern,
+    subject_holdout,
+)
 from tests.helpers import SHARED_DATA
 
 ROOT = Path("/data/set")
@@ -187,6 +194,34 @@ def test_stratified_holdout_keeps_training_videos_and_refuses_bad_input() -> Non
         stratified_holdout(make_pairs({0: 1, 1: 4}), 0.5, seed=0, group_of=group_by_stem_pattern("_flip$"))
     with pytest.raises(ValueError, match="test fraction"):
         stratified_holdout(make_records({0: 4}), 0.0, seed=0)
+
+
+def test_subject_holdout_keeps_every_test_subject_out_of_training_in_every_class() -> None:
+    """Weizmann-like, 9 actors in each of 3 classes: 3 actors are held out with all their videos, so no test
+    actor is trained on under another label, which stratified_holdout (per class) allows."""
+    records = make_pairs({0: 9, 1: 9, 2: 9})
+    subject_of = subject_by_pattern(r"actor\d+")
+    train, test = subject_holdout(records, 0.34, seed=5, subject_of=subject_of)
+    assert sorted(train + test, key=str) == sorted(records, key=str)
+    held = {subject_of(r) for r in test}
+    assert len(held) == 3 and not held & {subject_of(r) for r in train}
+    assert Counter(r.label for r in test) == {0: 6, 1: 6, 2: 6}  # every class: the 3 actors, each in pairs
+    assert subject_holdout(records[::-1], 0.34, seed=5, subject_of=subject_of) == (train, test)
+    assert subject_holdout(records, 0.34, seed=6, subject_of=subject_of) != (train, test)
+    per_class, _ = stratified_holdout(records, 0.34, seed=5, group_of=group_by_stem_pattern("_flip$"))
+    assert {subject_of(r) for r in per_class} == {f"actor{a:02d}" for a in range(1, 10)}  # the flaw it avoids
+
+
+def test_subject_holdout_refuses_a_class_left_without_a_side_and_names_without_a_subject() -> None:
+    subject_of = subject_by_pattern(r"actor\d+")
+    lone = [*make_pairs({0: 3}), VideoRecord(ROOT / "c1" / "actor01.mp4", 1)]  # class 1: one actor only
+    # one of 3 actors is held out: actor01 leaves class 1 no train video, either other one no test video
+    with pytest.raises(ValueError, match=r"leaves class 1 no (train|test) video; draw another test seed"):
+        subject_holdout(lone, 0.34, seed=0, subject_of=subject_of)
+    with pytest.raises(ValueError, match="a test split by subject needs at least two"):
+        subject_holdout(make_pairs({0: 1, 1: 1}), 0.5, seed=0, subject_of=subject_of)
+    with pytest.raises(ValueError, match=r"pattern 'actor\\d\+' finds nothing in /data/set/c0/v000\.mp4"):
+        subject_holdout(make_records({0: 4}), 0.5, seed=0, subject_of=subject_of)
 
 
 def test_category_wise_split_follows_the_class_distribution_with_the_same_total() -> None:

@@ -103,6 +103,10 @@ class DataConfig:
     # one, e.g. a plain folder per class), seeded by test_seed and keeping split_group_pattern groups whole
     test_fraction: float = field(default=0.0, metadata=_range(0, 0.9))
     test_seed: int = 0
+    # with test_fraction: a regex whose first match in a file name names its subject (e.g. "actor\\d+"), so
+    # that the test set holds out whole subjects in every class, none of them seen in training under any label;
+    # "" = hold out videos (split_group_pattern groups) per class
+    subject_pattern: str = ""
     # t_s (Sec. 3.3): A's window starts up to this many seconds from F's; 10 is Table 5's best and what the
     # paper's main results use (Table 2's 'temporal loc.'); 0 gives both networks one window
     time_offset_s: float = field(default=10.0, metadata=_range(0))
@@ -442,11 +446,13 @@ def _check_consistency(config: Config) -> None:
         raise ConfigError(
             "data.labeled_per_class: 0 (every video labeled) needs data.labeled_sampling=uniform"
         )
-    if config.data.split_group_pattern:
+    for key in ("split_group_pattern", "subject_pattern"):
         try:
-            re.compile(config.data.split_group_pattern)
+            re.compile(getattr(config.data, key))
         except re.error as error:
-            raise ConfigError(f"data.split_group_pattern: not a regular expression ({error})") from None
+            raise ConfigError(f"data.{key}: not a regular expression ({error})") from None
+    if config.data.subject_pattern and config.data.test_fraction == 0:
+        raise ConfigError("data.subject_pattern: only draws a held-out test set; give data.test_fraction > 0")
     if config.eval.short_side < config.eval.crop_size:
         raise ConfigError(f"eval.short_side: {config.eval.short_side} is smaller than eval.crop_size")
     if config.schedule.epochs == 0 and config.schedule.warmup_iterations >= config.schedule.iterations:

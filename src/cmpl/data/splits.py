@@ -131,6 +131,57 @@ def stratified_holdout(
     )
 
 
+def subject_holdout(
+    records: Sequence[VideoRecord],
+    fraction: float,
+    seed: int,
+    subject_of: Callable[[VideoRecord], str],
+) -> tuple[list[VideoRecord], list[VideoRecord]]:
+    """Split a collection into (train, test) by subject, the actor or performer whose clips appear in every
+    class: round(`fraction` x subjects) of them, at least one and never all, are held out with all their videos,
+    so that no test subject is seen in training under any label. With subjects held out per class instead
+    (:func:`stratified_holdout`), a test actor's clips of other actions are trained on, and a network that
+    learned who performs which labeled action names that action (EVIDENCE.md, w06). A class left without a
+    train or test video is an error. Both lists come back sorted by path."""
+    if not 0 < fraction < 1:
+        raise BadValueError(f"test fraction must be in (0, 1), got {fraction}")
+    ordered = sorted(records, key=lambda r: r.path.as_posix())
+    classes = set(_by_class(ordered))
+    subjects = sorted({subject_of(r) for r in ordered})
+    if len(subjects) < 2:
+        raise BadValueError(f"{len(subjects)} subject(s) found; a test split by subject needs at least two")
+    count = min(max(1, round(fraction * len(subjects))), len(subjects) - 1)
+    permuted = np.random.default_rng(seed).permutation(len(subjects))
+    held = {subjects[i] for i in permuted[:count]}
+    train = [r for r in ordered if subject_of(r) not in held]
+    test = [r for r in ordered if subject_of(r) in held]
+    for side, name in ((train, "train"), (test, "test")):
+        missing = sorted(classes - {r.label for r in side})
+        if missing:
+            raise BadValueError(
+                f"holding out subjects {', '.join(sorted(held))} leaves class {missing[0]} no {name} video; "
+                "draw another test seed or fraction"
+            )
+    return train, test
+
+
+def subject_by_pattern(pattern: str) -> Callable[[VideoRecord], str]:
+    """Subject key: the first match of the regex `pattern` in the file name without extension, whatever the
+    folder. ``"actor\\d+"`` names Weizmann's actors, ``"person\\d+"`` KTH's. A name without a match is an
+    error, since its video could land on either side."""
+    if not pattern:
+        raise BadValueError("pattern must not be empty")
+    regex = re.compile(pattern)
+
+    def subject_of(record: VideoRecord) -> str:
+        found = regex.search(record.path.stem)
+        if found is None:
+            raise BadValueError(f"subject pattern '{pattern}' finds nothing in {record.path}")
+        return found.group(0)
+
+    return subject_of
+
+
 def _take_groups(groups: Sequence[Sequence[VideoRecord]], count: int, rng: np.random.Generator) -> set[str]:
     """Paths of whole groups, taken in seeded random order until they hold at least `count` videos."""
     chosen: set[str] = set()

@@ -22,7 +22,14 @@ from cmpl.data.annotations import (
 )
 from cmpl.data.check import find_bad_videos
 from cmpl.data.decode import VideoDecodeError
-from cmpl.data.splits import balanced_split, category_wise_split, group_by_stem_pattern, stratified_holdout
+from cmpl.data.splits import (
+    balanced_split,
+    category_wise_split,
+    group_by_stem_pattern,
+    stratified_holdout,
+    subject_by_pattern,
+    subject_holdout,
+)
 from cmpl.data.synthetic import make_synthetic
 from cmpl.engine import distributed
 
@@ -119,7 +126,10 @@ def prepare_run_data(config: Config, run_dir: Path, reuse_split: bool = False) -
     group_of = group_by_stem_pattern(d.split_group_pattern) if d.split_group_pattern else None
     train = load_dataset(config, "train")
     train_records = train.records
-    if held_out:
+    if held_out and d.subject_pattern:
+        subject_of = subject_by_pattern(d.subject_pattern)
+        train_records, test_records = subject_holdout(train_records, d.test_fraction, d.test_seed, subject_of)
+    elif held_out:
         train_records, test_records = stratified_holdout(
             train_records, d.test_fraction, d.test_seed, group_of
         )
