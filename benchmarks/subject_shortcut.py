@@ -78,7 +78,7 @@ def main() -> None:
     for run_dir in tqdm(args.run_dirs, desc="runs", unit="run"):
         counts = shortcut_counts(run_dir, args.subject_pattern, args.device)
         total = {k: total.get(k, 0) + v for k, v in counts.items()}
-        tqdm.write(_row(f"{run_dir.parent.name[:30]}/{run_dir.name}", counts))
+        tqdm.write(_row(f"{run_dir.parent.name[:24]}/{run_dir.name}", counts))
     print(_row("all runs", total))
 
 
