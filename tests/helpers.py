@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 from cmpl.config import QUICK_OVERRIDES
 
@@ -19,3 +21,12 @@ def fast_overrides(data_root: Path, run_dir: Path, method: str = "cmpl", iterati
         f"schedule.iterations={iterations}",
         "train.progress=false",
     ]
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """A script of benchmarks/ as a module (they are scripts, not a package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -5,7 +5,6 @@ by path."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -17,20 +16,10 @@ from cmpl.config import load_config
 from cmpl.data.annotations import write_class_names
 from cmpl.data.synthetic import MOTION_CLASSES, SYNTHETIC_CLASSES
 from cmpl.engine.trainer import Trainer
-from tests.helpers import fast_overrides
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(
-        name, Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from tests.helpers import fast_overrides, load_benchmark
 
 class_groups, evidence, pool_seeds, rescore = (
-    _load(name) for name in ("class_groups", "evidence", "pool_seeds", "rescore")
+    load_benchmark(name) for name in ("class_groups", "evidence", "pool_seeds", "rescore")
 )
 
 MOTION, APPEARANCE = SYNTHETIC_CLASSES.index("move_up"), SYNTHETIC_CLASSES.index("circle")

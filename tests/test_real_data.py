@@ -27,7 +27,7 @@ from cmpl.data.splits import balanced_split
 from cmpl.data.synthetic import SYNTHETIC_CLASSES, render_video
 from cmpl.engine.trainer import Trainer
 from cmpl.run_files import read_metrics
-from tests.helpers import SHARED_DATA, fast_overrides
+from tests.helpers import SHARED_DATA, fast_overrides, load_benchmark
 
 REAL_CLIPS = SHARED_DATA / "real-clips"
 WEIZMANN = SHARED_DATA / "weizmann4"
@@ -159,10 +159,12 @@ def test_short_cmpl_run_on_weizmann(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_folder_without_test_split_holds_one_out(tmp_path: Path) -> None:
-    """A plain folder per class has no test set: data.test_fraction with data.subject_pattern holds out whole
-    actors in every class (none of them trained on under any label), writes them into the run, and
-    `cmpl evaluate` scores the same videos later."""
+@pytest.mark.parametrize("by_subject", [True, False], ids=["by-subject", "per-class"])
+def test_folder_without_test_split_holds_one_out(tmp_path: Path, by_subject: bool) -> None:
+    """A plain folder per class has no test set: data.test_fraction holds out whole actors (a video with its
+    mirror image), writes them into the run, and `cmpl evaluate` scores the same videos later. With
+    data.subject_pattern the held-out actors leave every class; without it they are drawn per class, and
+    benchmarks/subject_shortcut.py counts the test videos whose actor is labeled as another class."""
     assert len(_videos(WEIZMANN / "bend")) == 18
     run_dir = tmp_path / "run"
     overrides = [
@@ -175,16 +177,34 @@ def test_folder_without_test_split_holds_one_out(tmp_path: Path) -> None:
         "eval.crop_size=64",
         "data.split_group_pattern=_flip$",
         "data.test_fraction=0.34",
-        "data.subject_pattern=actor\\d+",
+        *(["data.subject_pattern=actor\\d+"] if by_subject else []),
     ]
     results = Trainer(load_config(None, overrides)).fit()
-    test = (run_dir / "test.txt").read_text().splitlines()
-    assert results["num_videos"] == len(test) == 4 * 6  # round(0.34 * 9) = 3 actors, 2 videos each per class
-    train = (run_dir / "labeled.txt").read_text() + (run_dir / "unlabeled.txt").read_text()
-    actors = [{re.search(r"actor\d+", p).group(0) for p in lines} for lines in (test, train.splitlines())]
-    assert len(actors[0]) == 3 and len(actors[1]) == 6 and not actors[0] & actors[1]
+    test, labeled, unlabeled = (
+        [line.rsplit(maxsplit=1) for line in (run_dir / f"{name}.txt").read_text().splitlines()]
+        for name in ("test", "labeled", "unlabeled")
+    )
+    assert results["num_videos"] == len(test) == 4 * 6  # 6 of 18 videos per class: 3 actors
+    actor = {path: re.search(r"actor\d+", path).group(0) for path, _ in test + labeled + unlabeled}
+    tested, trained = ({actor[p] for p, _ in videos} for videos in (test, labeled + unlabeled))
+    if by_subject:
+        assert len(tested) == 3 and len(trained) == 6 and not tested & trained
+    else:  # 3 actors per class, whole pairs, so 12 of (class, actor) and never one of them trained on too
+        tested_in_class, trained_in_class = (
+            {(actor[p], y) for p, y in v} for v in (test, labeled + unlabeled)
+        )
+        assert len(tested_in_class) == 12 and not tested_in_class & trained_in_class
     rescored, _ = evaluate_run(load_run(run_dir, "cpu"), run_dir, 2, 1, progress=False)
     assert rescored.num_videos == len(test) and rescored.top1 == pytest.approx(results["top1"])
+    counts = load_benchmark("subject_shortcut").shortcut_counts(run_dir, r"actor\d+", "cpu")
+    labeled_as = {actor[p]: {y for q, y in labeled if actor[q] == actor[p]} for p, _ in labeled}
+    shared = sum(1 for p, y in test if actor[p] in labeled_as and y not in labeled_as[actor[p]])
+    assert counts["shared"] == shared and counts["shared"] + counts["other"] == len(test)
+    assert (
+        shared > 0
+    ) != by_subject  # the per-class split here puts a labeled actor into another class's test
+    right = counts["shared_right"] + counts["other_right"]
+    assert 100 * right / len(test) == pytest.approx(results["top1"])  # the same predictions as the run's
 
 
 # ------------------------------------------------------------------------------------ c. bad videos
