@@ -49,14 +49,12 @@ import numpy as np
 from cmpl.analysis.paper_figures import ClassAccuracy, read_class_accuracy
 from cmpl.analysis.seed_differences import format_differences, seed_differences, sign_test_p
 from cmpl.commands.demo import in_demo_order
-from cmpl.commands.evaluate import TrainedRun, load_method, score_test_set
+from cmpl.commands.evaluate import TrainedRun, load_method, score_run_unlabeled, score_test_set
 from cmpl.config import load_config
-from cmpl.data.annotations import read_class_names, read_path_label_list
-from cmpl.data.augment import ClipAugment
+from cmpl.data.annotations import read_class_names
 from cmpl.data.synthetic import APPEARANCE_CLASSES, MOTION_CLASSES, MOTION_PAIRS
 from cmpl.engine.run_data import SPLIT_FILES
 from cmpl.engine.runtime import resolve_device
-from cmpl.engine.unlabeled_scores import score_unlabeled
 from cmpl.errors import MissingFileError
 from cmpl.methods import method_class
 from cmpl.run_files import read_unlabeled_scores
@@ -135,18 +133,7 @@ Scorings = tuple[list[str], dict[str, dict]]
 
 def pseudo_labels_at_checkpoint(run_dir: Path) -> Scorings:
     """The run's unlabeled clips scored from its last checkpoint."""
-    config, names, method = load_method(run_dir)
-    records = read_path_label_list(run_dir / "unlabeled.txt", run_dir, names).records
-    device = resolve_device("auto")
-    scoring = score_unlabeled(
-        method.to(device),
-        records,
-        config,
-        num_classes=len(names),
-        device=device,
-        normalize=ClipAugment().normalize,
-        amp=False,
-    )
+    names, _, scoring = score_run_unlabeled(run_dir)
     return names, {"last checkpoint": scoring}
 
 

@@ -14,16 +14,33 @@ run's primary network at its eval views (as ``cmpl predict``), and counts per ru
     python benchmarks/subject_shortcut.py --subject-pattern 'actor\\d+' runs/evidence/w06a-*/*_seed*
 
 A run whose test set holds subjects out of every class (``data.subject_pattern``) has no shared videos.
+
+With ``--concentration`` it asks the same of subjects that are never labeled: does a network name a new
+subject's videos by who performs them? Per run, for the confident pseudo-labels its primary network gets on the
+unlabeled clips (scored from the last checkpoint as during training: eval mode, one weak view; a supervised
+run's are the labels it would have given) and for its top-1 answers on the test videos:
+
+- *one class*: the share of labels that name the commonest one (25 % for right labels over 4 balanced
+  classes, 100 % for a network that names one class whatever it sees);
+- *by subject*: the share of labels that equal their subject's commonest label (in Weizmann, where every actor
+  performs each of the 4 actions twice, 25 % for right labels, 100 % for one label per actor);
+- *shuffled*: the same with the labels dealt to the clips at random, each subject keeping its number of clips:
+  what it would be if the labels had nothing to do with who performs. Above it, labels cluster by subject.
+
+    python benchmarks/subject_shortcut.py --subject-pattern 'actor\\d+' --concentration runs/evidence/w07b-*/*_seed*
 """
 
 from __future__ import annotations
 
 import argparse
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
-from cmpl.commands.evaluate import load_run
+from cmpl.commands.evaluate import load_run, score_run_unlabeled
 from cmpl.commands.predict import predict_videos
 from cmpl.data.annotations import read_path_label_list
 from cmpl.data.splits import subject_by_pattern
@@ -53,6 +70,55 @@ def shortcut_counts(run_dir: Path, pattern: str, device: str = "auto") -> dict[s
     return counts
 
 
+def subject_concentration(labels: Sequence[int], subjects: Sequence[str]) -> int:
+    """How many ``labels`` equal their subject's commonest label."""
+    by_subject: dict[str, Counter[int]] = {}
+    for label, subject in zip(labels, subjects, strict=True):
+        by_subject.setdefault(subject, Counter())[label] += 1
+    return sum(counts.most_common(1)[0][1] for counts in by_subject.values())
+
+
+def shuffled_concentration(labels: Sequence[int], subjects: Sequence[str], draws: int = 200) -> float:
+    """:func:`subject_concentration`'s mean over ``draws`` random deals of the labels to the clips (fixed
+    seed, so a reading repeats to the digit)."""
+    rng = np.random.default_rng(0)
+    return sum(subject_concentration(rng.permutation(labels), subjects) for _ in range(draws)) / draws
+
+
+def concentration_counts(run_dir: Path, pattern: str, device: str = "auto") -> dict[str, float]:
+    """The run's confident pseudo-labels on its unlabeled clips and its top-1 answers on its test videos, each
+    with how many are right, how many name the commonest label, how many equal their subject's commonest
+    label, and that count's shuffled mean."""
+    subject_of = subject_by_pattern(pattern)
+    names, records, scoring = score_run_unlabeled(run_dir, device)
+    head = scoring["roles"]["primary"]
+    kept = [i for i, c in enumerate(head["pseudo_confidence"]) if c >= scoring["threshold"]]
+    run = load_run(run_dir, device)
+    test = run_test_records(run.config, run_dir)
+    views = run.config.eval.num_clips, run.config.eval.num_crops
+    answers = predict_videos(run, [r.path for r in test], *views, top_k=1)
+    counts: dict[str, float] = {"clips": len(records), "confident": len(kept), "tested": len(test)}
+    for kind, labels, truths, subjects in (
+        (
+            "pseudo",
+            [head["pseudo_label"][i] for i in kept],
+            [scoring["truth"][i] for i in kept],
+            [subject_of(records[i]) for i in kept],
+        ),
+        (
+            "test",
+            [names.index(a.top[0][0]) for a in answers],
+            [r.label for r in test],
+            list(map(subject_of, test)),
+        ),
+    ):
+        counts[f"{kind}_right"] = sum(a == b for a, b in zip(labels, truths, strict=True))
+        counts[f"{kind}_one_class"] = subject_concentration(labels, [""] * len(labels))
+        counts[f"{kind}_by_subject"] = subject_concentration(labels, subjects)
+        counts[f"{kind}_shuffled"] = shuffled_concentration(labels, subjects)
+    return counts
+
+
 def _share(part: int, whole: int) -> str:
     return f"{100 * part / whole:5.1f} %" if whole else "    -  "
 
@@ -65,21 +131,40 @@ def _row(name: str, c: dict[str, int]) -> str:
     )
 
 
+def _concentration_row(name: str, c: dict[str, float]) -> str:
+    confident, tested = c["confident"], c["tested"]
+    shares = ("right", "one_class", "by_subject", "shuffled")
+    pseudo = (_share(c[f"pseudo_{k}"], confident) for k in shares)
+    test = (_share(c[f"test_{k}"], tested) for k in shares)
+    return f"{name:<44}{_share(confident, c['clips']):>9}" + "".join(f"{s:>11}" for s in (*pseudo, *test))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
         "--subject-pattern", required=True, help="regex whose first match in a file name is its subject"
     )
+    p.add_argument(
+        "--concentration",
+        action="store_true",
+        help="instead: how far pseudo-labels and test answers cluster by subject (see above)",
+    )
     p.add_argument("--device", default="auto", help="where the networks run (default: %(default)s)")
     p.add_argument("run_dirs", type=Path, nargs="+", help="finished runs")
     args = p.parse_args()
-    total: dict[str, int] = {}
-    print(f"{'run':<44}{'shared':>8}{'top-1':>9}{'by subject':>12}{'other':>7}{'top-1':>9}")
+    count, row = (concentration_counts, _concentration_row) if args.concentration else (shortcut_counts, _row)
+    if args.concentration:
+        print(f"{'':<44}{'unlabeled clips, confident labels':>53}{'test videos, top-1 answers':>44}")
+        heads = ("labeled", *(("right", "one class", "by subject", "shuffled") * 2))
+        print(f"{'run':<44}{heads[0]:>9}" + "".join(f"{h:>11}" for h in heads[1:]))
+    else:
+        print(f"{'run':<44}{'shared':>8}{'top-1':>9}{'by subject':>12}{'other':>7}{'top-1':>9}")
+    total: dict[str, float] = {}
     for run_dir in tqdm(args.run_dirs, desc="runs", unit="run"):
-        counts = shortcut_counts(run_dir, args.subject_pattern, args.device)
+        counts = count(run_dir, args.subject_pattern, args.device)
         total = {k: total.get(k, 0) + v for k, v in counts.items()}
-        tqdm.write(_row(f"{run_dir.parent.name[:24]}/{run_dir.name}", counts))
-    print(_row("all runs", total))
+        tqdm.write(row(f"{run_dir.parent.name[:24]}/{run_dir.name}", counts))
+    print(row("all runs", total))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The scripts behind EVIDENCE.md's figures: what each setting's runs are given (evidence.py), how pseudo-labels
 split over the synthetic class groups (class_groups.py), whether pooled seeds rank the methods (pool_seeds.py),
-and finished runs scored again on a new test list (rescore.py). The scripts under benchmarks/ are not a package, so they are loaded
+finished runs scored again on a new test list (rescore.py), and labels clustered by subject (subject_shortcut.py). The scripts under benchmarks/ are not a package, so they are loaded
 by path."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from cmpl.data.synthetic import MOTION_CLASSES, SYNTHETIC_CLASSES
 from cmpl.engine.trainer import Trainer
 from tests.helpers import fast_overrides, load_benchmark
 
-class_groups, evidence, pool_seeds, rescore = (
-    load_benchmark(name) for name in ("class_groups", "evidence", "pool_seeds", "rescore")
+class_groups, evidence, pool_seeds, rescore, subject_shortcut = (
+    load_benchmark(name) for name in ("class_groups", "evidence", "pool_seeds", "rescore", "subject_shortcut")
 )
 
 MOTION, APPEARANCE = SYNTHETIC_CLASSES.index("move_up"), SYNTHETIC_CLASSES.index("circle")
@@ -208,6 +208,19 @@ def test_pairs_name_the_seeds_in_which_a_twin_class_was_taken_for_the_other(tmp_
         in out
     )
     assert "slide_slow -> slide_fast: []   slide_fast -> slide_slow: []" in out
+
+
+def test_subject_concentration_counts_labels_that_follow_who_performs_against_a_shuffled_deal():
+    """Two subjects of two clips: one label per subject puts all four on their subject's commonest label; the
+    labels that a right network gives (each subject shows both classes) only two. Dealt at random, the four
+    labels land two alike on a subject with chance 1/3, so the shuffled mean is 2 + 2/3."""
+    subjects = ["a", "a", "b", "b"]
+    assert subject_shortcut.subject_concentration([0, 0, 1, 1], subjects) == 4
+    assert subject_shortcut.subject_concentration([0, 1, 0, 1], subjects) == 2
+    assert subject_shortcut.subject_concentration([], []) == 0
+    shuffled = subject_shortcut.shuffled_concentration([0, 0, 1, 1], subjects)
+    assert shuffled == pytest.approx(2 + 2 / 3, abs=0.25)
+    assert shuffled == subject_shortcut.shuffled_concentration([0, 0, 1, 1], subjects)  # seeded: repeats
 
 
 def test_evidence_gives_each_run_its_seed_where_an_override_says_seed(tmp_path, monkeypatch, capsys):

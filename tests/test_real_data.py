@@ -205,6 +205,12 @@ def test_folder_without_test_split_holds_one_out(tmp_path: Path, by_subject: boo
     ) != by_subject  # the per-class split here puts a labeled actor into another class's test
     right = counts["shared_right"] + counts["other_right"]
     assert 100 * right / len(test) == pytest.approx(results["top1"])  # the same predictions as the run's
+    if by_subject:  # --concentration reads the same answers, and the unlabeled clips' confident labels
+        clustered = load_benchmark("subject_shortcut").concentration_counts(run_dir, r"actor\d+", "cpu")
+        assert clustered["tested"] == len(test) and clustered["clips"] == len(unlabeled)
+        assert 100 * clustered["test_right"] / len(test) == pytest.approx(results["top1"])
+        assert clustered["test_one_class"] <= clustered["test_by_subject"] <= len(test)
+        assert clustered["pseudo_right"] <= clustered["confident"] <= len(unlabeled)
 
 
 # ------------------------------------------------------------------------------------ c. bad videos

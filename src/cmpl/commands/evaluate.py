@@ -17,12 +17,21 @@ from cmpl.data.augment import ClipAugment
 from cmpl.data.datasets import TestClips
 from cmpl.engine.checkpoint import load_checkpoint
 from cmpl.engine.evaluate import EvalResult, accuracy_metrics, predict_dataset
-from cmpl.engine.run_data import run_test_records
+from cmpl.engine.run_data import SPLIT_FILES, run_test_records
 from cmpl.engine.runtime import resolve_device, test_clips, test_records, use_amp
+from cmpl.engine.unlabeled_scores import score_unlabeled
 from cmpl.errors import BadValueError
 from cmpl.methods import Method, build_method
 
-__all__ = ["TrainedRun", "evaluate_run", "load_method", "load_run", "read_test_list", "score_test_set"]
+__all__ = [
+    "TrainedRun",
+    "evaluate_run",
+    "load_method",
+    "load_run",
+    "read_test_list",
+    "score_run_unlabeled",
+    "score_test_set",
+]
 
 
 @dataclass
@@ -49,6 +58,25 @@ def load_method(run_dir: Path) -> tuple[Config, list[str], Method]:
     method = build_method(config, len(names))
     method.load_state_dict(load_checkpoint(run_dir / "checkpoints" / "last.pt")["method"])
     return config, names, method
+
+
+def score_run_unlabeled(run_dir: Path, device: str = "auto") -> tuple[list[str], list[VideoRecord], dict]:
+    """A finished run's class names, unlabeled clips and their scoring from its last checkpoint, as
+    ``train.score_unlabeled_every`` scores them during training (eval mode, one weak view; ``run_files``
+    layout). A supervised run is scored too: its pseudo-labels are the ones it would have given."""
+    config, names, method = load_method(run_dir)
+    records = read_path_label_list(run_dir / SPLIT_FILES["unlabeled"], run_dir, names).records
+    dev = resolve_device(device)
+    scoring = score_unlabeled(
+        method.to(dev),
+        records,
+        config,
+        num_classes=len(names),
+        device=dev,
+        normalize=ClipAugment().normalize,
+        amp=False,
+    )
+    return names, records, scoring
 
 
 def load_run(run_dir: Path, device: str = "auto", role: str = "primary") -> TrainedRun:
