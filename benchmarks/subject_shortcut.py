@@ -113,7 +113,7 @@ def concentration_counts(run_dir: Path, pattern: str, device: str = "auto") -> d
         ),
     ):
         counts[f"{kind}_right"] = sum(a == b for a, b in zip(labels, truths, strict=True))
-        counts[f"{kind}_one_class"] = subject_concentration(labels, [""] * len(labels))
+        counts[f"{kind}_one_class"] = subject_concentration(labels, [""] * len(labels))  # all one "subject"
         counts[f"{kind}_by_subject"] = subject_concentration(labels, subjects)
         counts[f"{kind}_shuffled"] = shuffled_concentration(labels, subjects)
     return counts
