@@ -28,6 +28,12 @@ run's are the labels it would have given) and for its top-1 answers on the test 
   what it would be if the labels had nothing to do with who performs. Above it, labels cluster by subject.
 
     python benchmarks/subject_shortcut.py --subject-pattern 'actor\\d+' --concentration runs/evidence/w07b-*/*_seed*
+
+With ``--over-training`` it reads the confident pseudo-labels of every scoring during training instead (runs
+trained with ``train.score_unlabeled_every > 0``), the runs pooled step by step: do they crowd onto one class
+early and spread later (EVIDENCE w14)?
+
+    python benchmarks/subject_shortcut.py --subject-pattern 'actor\\d+' --over-training runs/evidence/w14b-*/*_seed*
 """
 
 from __future__ import annotations
@@ -42,9 +48,10 @@ from tqdm import tqdm
 
 from cmpl.commands.evaluate import load_run, score_run_unlabeled
 from cmpl.commands.predict import predict_videos
-from cmpl.data.annotations import read_path_label_list
+from cmpl.data.annotations import VideoRecord, read_path_label_list
 from cmpl.data.splits import subject_by_pattern
 from cmpl.engine.run_data import SPLIT_FILES, run_test_records
+from cmpl.run_files import read_unlabeled_scores
 
 
 def shortcut_counts(run_dir: Path, pattern: str, device: str = "auto") -> dict[str, int]:
@@ -85,38 +92,65 @@ def shuffled_concentration(labels: Sequence[int], subjects: Sequence[str], draws
     return sum(subject_concentration(rng.permutation(labels), subjects) for _ in range(draws)) / draws
 
 
-def concentration_counts(run_dir: Path, pattern: str, device: str = "auto") -> dict[str, float]:
-    """The run's confident pseudo-labels on its unlabeled clips and its top-1 answers on its test videos, each
-    with how many are right, how many name the commonest label, how many equal their subject's commonest
-    label, and that count's shuffled mean."""
-    subject_of = subject_by_pattern(pattern)
-    names, records, scoring = score_run_unlabeled(run_dir, device)
+def label_counts(kind: str, labels: Sequence[int], truths: Sequence[int], subjects: Sequence[str]) -> dict:
+    """``kind``'s counts of :func:`concentration_counts`: of ``labels``, how many are right, how many name the
+    commonest one, how many equal their subject's commonest and that count's shuffled mean."""
+    return {
+        f"{kind}_right": sum(a == b for a, b in zip(labels, truths, strict=True)),
+        f"{kind}_one_class": subject_concentration(labels, [""] * len(labels)),  # all one "subject"
+        f"{kind}_by_subject": subject_concentration(labels, subjects),
+        f"{kind}_shuffled": shuffled_concentration(labels, subjects),
+    }
+
+
+def confident_label_counts(scoring: dict, subjects: Sequence[str]) -> dict[str, float]:
+    """One scoring of the unlabeled clips (``run_files`` layout; ``subjects`` in its clip order): how many
+    clips, how many get a confident pseudo-label for the primary network, and :func:`label_counts` of those."""
     head = scoring["roles"]["primary"]
     kept = [i for i, c in enumerate(head["pseudo_confidence"]) if c >= scoring["threshold"]]
+    return {
+        "clips": len(subjects),
+        "confident": len(kept),
+        **label_counts(
+            "pseudo",
+            [head["pseudo_label"][i] for i in kept],
+            [scoring["truth"][i] for i in kept],
+            [subjects[i] for i in kept],
+        ),
+    }
+
+
+def concentration_counts(run_dir: Path, pattern: str, device: str = "auto") -> dict[str, float]:
+    """The run's confident pseudo-labels on its unlabeled clips (scored from its last checkpoint) and its
+    top-1 answers on its test videos, each with :func:`label_counts`."""
+    subject_of = subject_by_pattern(pattern)
+    names, records, scoring = score_run_unlabeled(run_dir, device)
     run = load_run(run_dir, device)
     test = run_test_records(run.config, run_dir)
     views = run.config.eval.num_clips, run.config.eval.num_crops
     answers = predict_videos(run, [r.path for r in test], *views, top_k=1)
-    counts: dict[str, float] = {"clips": len(records), "confident": len(kept), "tested": len(test)}
-    for kind, labels, truths, subjects in (
-        (
-            "pseudo",
-            [head["pseudo_label"][i] for i in kept],
-            [scoring["truth"][i] for i in kept],
-            [subject_of(records[i]) for i in kept],
-        ),
-        (
+    return {
+        **confident_label_counts(scoring, list(map(subject_of, records))),
+        "tested": len(test),
+        **label_counts(
             "test",
             [names.index(a.top[0][0]) for a in answers],
             [r.label for r in test],
             list(map(subject_of, test)),
         ),
-    ):
-        counts[f"{kind}_right"] = sum(a == b for a, b in zip(labels, truths, strict=True))
-        counts[f"{kind}_one_class"] = subject_concentration(labels, [""] * len(labels))  # all one "subject"
-        counts[f"{kind}_by_subject"] = subject_concentration(labels, subjects)
-        counts[f"{kind}_shuffled"] = shuffled_concentration(labels, subjects)
-    return counts
+    }
+
+
+def concentration_over_training(run_dir: Path, pattern: str) -> dict[int, dict[str, float]]:
+    """Per scoring of a run trained with ``train.score_unlabeled_every``, by step: its confident pseudo-labels'
+    :func:`confident_label_counts` (EVIDENCE w14: do the labels crowd onto one class early and spread later?)."""
+    subject_of = subject_by_pattern(pattern)
+    scorings = read_unlabeled_scores(run_dir)
+    subjects = [subject_of(VideoRecord(Path(video), -1)) for video in scorings[0]["videos"]]
+    return {s["step"]: confident_label_counts(s, subjects) for s in scorings}
+
+
+_SHARES = ("right", "one class", "by subject", "shuffled")
 
 
 def _share(part: int, whole: int) -> str:
@@ -132,11 +166,28 @@ def _row(name: str, c: dict[str, int]) -> str:
 
 
 def _concentration_row(name: str, c: dict[str, float]) -> str:
-    confident, tested = c["confident"], c["tested"]
     shares = ("right", "one_class", "by_subject", "shuffled")
-    pseudo = (_share(c[f"pseudo_{k}"], confident) for k in shares)
-    test = (_share(c[f"test_{k}"], tested) for k in shares)
-    return f"{name:<44}{_share(confident, c['clips']):>9}" + "".join(f"{s:>11}" for s in (*pseudo, *test))
+    pseudo = (_share(c[f"pseudo_{k}"], c["confident"]) for k in shares)
+    test = (_share(c[f"test_{k}"], c["tested"]) for k in shares) if "tested" in c else ()
+    return f"{name:<44}{_share(c['confident'], c['clips']):>9}" + "".join(
+        f"{s:>11}" for s in (*pseudo, *test)
+    )
+
+
+def _added(total: dict[str, float], counts: dict[str, float]) -> dict[str, float]:
+    return {k: total.get(k, 0) + v for k, v in counts.items()}
+
+
+def print_over_training(run_dirs: list[Path], pattern: str) -> None:
+    """The confident pseudo-labels of every scoring during training, the runs pooled step by step."""
+    by_step: dict[int, dict[str, float]] = {}
+    for run_dir in tqdm(run_dirs, desc="runs", unit="run"):
+        for step, counts in concentration_over_training(run_dir, pattern).items():
+            by_step[step] = _added(by_step.get(step, {}), counts)
+    print(f"{'':<44}{'unlabeled clips, confident labels':>53}")
+    print(f"{'step (runs pooled)':<44}{'labeled':>9}" + "".join(f"{h:>11}" for h in _SHARES))
+    for step, counts in sorted(by_step.items()):
+        print(_concentration_row(f"{step}", counts))
 
 
 def main() -> None:
@@ -149,20 +200,28 @@ def main() -> None:
         action="store_true",
         help="instead: how far pseudo-labels and test answers cluster by subject (see above)",
     )
+    p.add_argument(
+        "--over-training",
+        action="store_true",
+        help="--concentration of the confident labels at every scoring during training, read from runs trained "
+        "with train.score_unlabeled_every > 0 (unlabeled_scores.jsonl), pooled step by step",
+    )
     p.add_argument("--device", default="auto", help="where the networks run (default: %(default)s)")
     p.add_argument("run_dirs", type=Path, nargs="+", help="finished runs")
     args = p.parse_args()
+    if args.over_training:
+        print_over_training(args.run_dirs, args.subject_pattern)
+        return
     count, row = (concentration_counts, _concentration_row) if args.concentration else (shortcut_counts, _row)
     if args.concentration:
         print(f"{'':<44}{'unlabeled clips, confident labels':>53}{'test videos, top-1 answers':>44}")
-        heads = ("labeled", *(("right", "one class", "by subject", "shuffled") * 2))
-        print(f"{'run':<44}{heads[0]:>9}" + "".join(f"{h:>11}" for h in heads[1:]))
+        print(f"{'run':<44}{'labeled':>9}" + "".join(f"{h:>11}" for h in _SHARES * 2))
     else:
         print(f"{'run':<44}{'shared':>8}{'top-1':>9}{'by subject':>12}{'other':>7}{'top-1':>9}")
     total: dict[str, float] = {}
     for run_dir in tqdm(args.run_dirs, desc="runs", unit="run"):
         counts = count(run_dir, args.subject_pattern, args.device)
-        total = {k: total.get(k, 0) + v for k, v in counts.items()}
+        total = _added(total, counts)
         tqdm.write(row(f"{run_dir.parent.name[:24]}/{run_dir.name}", counts))
     print(row("all runs", total))
 

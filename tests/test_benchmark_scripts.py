@@ -223,6 +223,30 @@ def test_subject_concentration_counts_labels_that_follow_who_performs_against_a_
     assert shuffled == subject_shortcut.shuffled_concentration([0, 0, 1, 1], subjects)  # seeded: repeats
 
 
+def test_concentration_over_training_reads_every_scoring_with_the_subjects_of_its_videos(tmp_path, capsys):
+    """w14: each scoring's confident labels, with the subjects taken from the first line's video paths. At step
+    10 one clip of each actor is labeled, both wrongly as class 1 (one class 2 of 2); at step 20 every clip is
+    labeled right, so labels split evenly over the classes and over each actor's two clips."""
+    videos = [f"/data/{c}/actor0{a}.mp4" for a in (1, 2) for c in ("bend", "jump")]
+    truth = [0, 1, 0, 1]
+    scorings = [
+        {"videos": videos, **_scoring(10, truth, [1, 1, 1, 1], [0.95, 0.2, 0.97, 0.3])},
+        _scoring(20, truth, truth, [0.99] * 4),
+    ]
+    run = tmp_path / "fixmatch_seed0"
+    run.mkdir()
+    (run / "unlabeled_scores.jsonl").write_text("".join(json.dumps(s) + "\n" for s in scorings))
+    counts = subject_shortcut.concentration_over_training(run, r"actor\d+")
+    assert counts[10]["confident"] == 2 and counts[10]["pseudo_right"] == 0
+    assert counts[10]["pseudo_one_class"] == 2 and counts[10]["pseudo_by_subject"] == 2
+    assert counts[20]["confident"] == 4 and counts[20]["pseudo_right"] == 4
+    assert counts[20]["pseudo_one_class"] == 2 and counts[20]["pseudo_by_subject"] == 2
+    subject_shortcut.print_over_training([run, run], r"actor\d+")  # two runs pool step by step
+    rows = {line.split()[0]: line.split()[1::2] for line in capsys.readouterr().out.splitlines()[2:]}
+    assert rows["10"] == ["50.0", "0.0", "100.0", "100.0", "100.0"]  # 4 of 8 clips labeled, all as class 1
+    assert rows["20"] == ["100.0", "100.0", "50.0", "50.0", rows["20"][-1]]
+
+
 def test_evidence_gives_each_run_its_seed_where_an_override_says_seed(tmp_path, monkeypatch, capsys):
     """`-- data.split_seed={seed}` (e21): seed k trains on labeled subset k; the log keeps the command as typed."""
     commands = []
