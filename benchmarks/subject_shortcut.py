@@ -92,7 +92,9 @@ def shuffled_concentration(labels: Sequence[int], subjects: Sequence[str], draws
     return sum(subject_concentration(rng.permutation(labels), subjects) for _ in range(draws)) / draws
 
 
-def label_counts(kind: str, labels: Sequence[int], truths: Sequence[int], subjects: Sequence[str]) -> dict:
+def label_counts(
+    kind: str, labels: Sequence[int], truths: Sequence[int], subjects: Sequence[str]
+) -> dict[str, float]:
     """``kind``'s counts of :func:`concentration_counts`: of ``labels``, how many are right, how many name the
     commonest one, how many equal their subject's commonest and that count's shuffled mean."""
     return {
