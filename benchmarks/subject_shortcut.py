@@ -168,9 +168,9 @@ def _row(name: str, c: dict[str, int]) -> str:
 
 
 def _concentration_row(name: str, c: dict[str, float]) -> str:
-    shares = ("right", "one_class", "by_subject", "shuffled")
-    pseudo = (_share(c[f"pseudo_{k}"], c["confident"]) for k in shares)
-    test = (_share(c[f"test_{k}"], c["tested"]) for k in shares) if "tested" in c else ()
+    keys = [share.replace(" ", "_") for share in _SHARES]
+    pseudo = (_share(c[f"pseudo_{k}"], c["confident"]) for k in keys)
+    test = (_share(c[f"test_{k}"], c["tested"]) for k in keys) if "tested" in c else ()
     return f"{name:<44}{_share(c['confident'], c['clips']):>9}" + "".join(
         f"{s:>11}" for s in (*pseudo, *test)
     )
