@@ -18,8 +18,9 @@ from cmpl.data.synthetic import MOTION_CLASSES, SYNTHETIC_CLASSES
 from cmpl.engine.trainer import Trainer
 from tests.helpers import fast_overrides, load_benchmark
 
-class_groups, evidence, pool_seeds, rescore, subject_shortcut = (
-    load_benchmark(name) for name in ("class_groups", "evidence", "pool_seeds", "rescore", "subject_shortcut")
+class_groups, evidence, network_agreement, pool_seeds, rescore, subject_shortcut = (
+    load_benchmark(name)
+    for name in ("class_groups", "evidence", "network_agreement", "pool_seeds", "rescore", "subject_shortcut")
 )
 
 MOTION, APPEARANCE = SYNTHETIC_CLASSES.index("move_up"), SYNTHETIC_CLASSES.index("circle")
@@ -28,6 +29,19 @@ MOTION, APPEARANCE = SYNTHETIC_CLASSES.index("move_up"), SYNTHETIC_CLASSES.index
 def _scoring(step: int, truth: list[int], label: list[int], confidence: list[float]) -> dict:
     head = {"pseudo_label": label, "pseudo_confidence": confidence}
     return {"step": step, "threshold": 0.9, "truth": truth, "roles": {"primary": head}}
+
+
+def _predictions(step: int, truth: list[int], primary: list[int], auxiliary: list[int] | None = None) -> dict:
+    roles = {"primary": {"prediction": primary}}
+    if auxiliary is not None:
+        roles["auxiliary"] = {"prediction": auxiliary}
+    return {"step": step, "threshold": 0.9, "truth": truth, "roles": roles}
+
+
+def _write_scores(run: Path, scorings: list[dict]) -> Path:
+    run.mkdir()
+    (run / "unlabeled_scores.jsonl").write_text("".join(json.dumps(s) + "\n" for s in scorings))
+    return run
 
 
 def test_group_counts_split_clips_by_true_group_and_labels_by_named_group():
@@ -233,9 +247,7 @@ def test_concentration_over_training_reads_every_scoring_with_the_subjects_of_it
         {"videos": videos, **_scoring(10, truth, [1, 1, 1, 1], [0.95, 0.2, 0.97, 0.3])},
         _scoring(20, truth, truth, [0.99] * 4),
     ]
-    run = tmp_path / "fixmatch_seed0"
-    run.mkdir()
-    (run / "unlabeled_scores.jsonl").write_text("".join(json.dumps(s) + "\n" for s in scorings))
+    run = _write_scores(tmp_path / "fixmatch_seed0", scorings)
     counts = subject_shortcut.concentration_over_training(run, r"actor\d+")
     assert counts[10]["confident"] == 2 and counts[10]["pseudo_right"] == 0
     assert counts[10]["pseudo_one_class"] == 2 and counts[10]["pseudo_by_subject"] == 2
@@ -247,6 +259,34 @@ def test_concentration_over_training_reads_every_scoring_with_the_subjects_of_it
     assert rows["20"][:4] == ["100.0", "100.0", "50.0", "50.0"]
     # dealt at random, an actor's two clips share a label with chance 1/3: 2/3 of the labels on average
     assert float(rows["20"][4]) == pytest.approx(200 / 3, abs=10)
+
+
+def test_network_agreement_follows_cmpls_two_networks_and_compares_with_another_runs(tmp_path, capsys):
+    """w16: F and A agree on 1 of 4 clips at step 10 and on all 4 at step 20; the FixMatch run's F agrees with
+    CMPL's F on 3 of 4 at step 20, the last step both scored (the FixMatch run also scored step 30)."""
+    truth = [0, 1, 2, 3]
+    cmpl = _write_scores(
+        tmp_path / "cmpl_seed0",
+        [
+            _predictions(10, truth, [0, 1, 2, 3], [0, 0, 0, 0]),
+            _predictions(20, truth, [0, 1, 2, 2], [0, 1, 2, 2]),
+        ],
+    )
+    fixmatch = _write_scores(
+        tmp_path / "fixmatch_seed0",
+        [_predictions(s, truth, p) for s, p in ((10, [0, 0, 0, 0]), (20, [0, 1, 2, 3]), (30, [1, 1, 1, 1]))],
+    )
+    assert network_agreement.agreement_over_training(cmpl) == {10: 25.0, 20: 100.0}
+    assert network_agreement.agreement_between_runs(cmpl, fixmatch) == (20, 75.0)
+    network_agreement.print_agreement([cmpl, cmpl], [fixmatch, fixmatch])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[:2] == ["10", "25.0"] and lines[2].split()[:2] == ["20", "100.0"]
+    assert "(step 20): 75.0 %" in lines[3]
+    with pytest.raises(ValueError, match="equal"):
+        network_agreement.agreement([0, 1], [0])
+    other = _write_scores(tmp_path / "other", [_predictions(20, [3, 2, 1, 0], [0, 1, 2, 3])])
+    with pytest.raises(SystemExit, match="different clips"):
+        network_agreement.agreement_between_runs(cmpl, other)
 
 
 def test_evidence_gives_each_run_its_seed_where_an_override_says_seed(tmp_path, monkeypatch, capsys):

@@ -1,0 +1,100 @@
+"""Do CMPL's two networks stay two views, or does cross-labelling make them one?
+
+CMPL's premise is that F and A see a video differently, so each can teach the other what it misses. Each
+network learns to predict the other's confident labels, which also pulls their answers together; once they
+agree on every clip, A's label for F is F's own and CMPL is self-training with a copy. This reads runs trained
+with ``train.score_unlabeled_every > 0`` (``unlabeled_scores.jsonl``: each network's arg-max on every unlabeled
+clip, eval mode) and prints, at every scoring, the share of clips on which a CMPL run's F and A give the same
+class, mean over the runs and per run:
+
+    python benchmarks/network_agreement.py runs/evidence/w16-*/cmpl_seed?
+
+With ``--against`` (as many runs, in the same order: FixMatch's of the same seeds and subsets, scored at the same
+steps) the last line gives the yardstick: how often CMPL's F agrees with another method's F at the last common
+scoring, two networks trained apart on the same labels.
+
+    python benchmarks/network_agreement.py runs/evidence/w16-*/cmpl_seed? --against runs/evidence/w16-*/fixmatch_seed?
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from cmpl.errors import MissingFileError
+from cmpl.run_files import read_unlabeled_scores
+
+
+def agreement(first: Sequence[int], second: Sequence[int]) -> float:
+    """Percent of clips on which two lists of predicted classes are equal."""
+    if len(first) != len(second) or not first:
+        raise ValueError(
+            f"need two equal, non-empty lists of predictions, got {len(first)} and {len(second)}"
+        )
+    return 100.0 * float(np.mean(np.asarray(first) == np.asarray(second)))
+
+
+def agreement_over_training(
+    run_dir: Path, roles: tuple[str, str] = ("primary", "auxiliary")
+) -> dict[int, float]:
+    """Per scoring step, the agreement of ``roles``' predictions on the run's unlabeled clips."""
+    return {
+        s["step"]: agreement(s["roles"][roles[0]]["prediction"], s["roles"][roles[1]]["prediction"])
+        for s in read_unlabeled_scores(run_dir)
+    }
+
+
+def agreement_between_runs(run_dir: Path, other_dir: Path) -> tuple[int, float]:
+    """The last step both runs scored, and how often their primary networks agree there."""
+    ours = {s["step"]: s for s in read_unlabeled_scores(run_dir)}
+    theirs = {s["step"]: s for s in read_unlabeled_scores(other_dir)}
+    common = sorted(ours.keys() & theirs.keys())
+    if not common:
+        raise SystemExit(f"error: {run_dir} and {other_dir} share no scoring step")
+    step = common[-1]
+    if ours[step]["truth"] != theirs[step]["truth"]:
+        raise SystemExit(f"error: {run_dir} and {other_dir} scored different clips")
+    return step, agreement(
+        ours[step]["roles"]["primary"]["prediction"], theirs[step]["roles"]["primary"]["prediction"]
+    )
+
+
+def print_agreement(runs: list[Path], against: list[Path]) -> None:
+    per_run = [agreement_over_training(run) for run in runs]
+    steps = sorted(set.intersection(*(set(r) for r in per_run)))
+    print(f"{'step':>6}{'F = A, mean':>13}   per run (%)")
+    for step in steps:
+        values = [r[step] for r in per_run]
+        print(f"{step:>6}{np.mean(values):>11.1f} %   " + " ".join(f"{v:5.1f}" for v in values))
+    if against:
+        pairs = [agreement_between_runs(run, other) for run, other in zip(runs, against, strict=True)]
+        steps_read = sorted({s for s, _ in pairs})
+        values = [v for _, v in pairs]
+        print(
+            f"F = the other run's F at the last common scoring (step {', '.join(map(str, steps_read))}): "
+            f"{np.mean(values):.1f} %   " + " ".join(f"{v:5.1f}" for v in values)
+        )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "runs", type=Path, nargs="+", help="CMPL runs trained with train.score_unlabeled_every > 0"
+    )
+    p.add_argument(
+        "--against", type=Path, nargs="+", default=[], help="as many runs of another method, same order"
+    )
+    args = p.parse_args()
+    if args.against and len(args.against) != len(args.runs):
+        p.error(f"--against needs one run per CMPL run: {len(args.runs)} runs, {len(args.against)} against")
+    try:
+        print_agreement(args.runs, args.against)
+    except MissingFileError as error:
+        raise SystemExit(f"error: {error}") from None
+
+
+if __name__ == "__main__":
+    main()
