@@ -37,13 +37,14 @@ def agreement(first: Sequence[int], second: Sequence[int]) -> float:
     return 100.0 * float(np.mean(np.asarray(first) == np.asarray(second)))
 
 
-def agreement_over_training(
-    run_dir: Path, roles: tuple[str, str] = ("primary", "auxiliary")
-) -> dict[int, float]:
-    """Per scoring step, the agreement of ``roles``' predictions on the run's unlabeled clips."""
+def agreement_over_training(run_dir: Path) -> dict[int, float]:
+    """Per scoring step, how often a CMPL run's F and A predict the same class on its unlabeled clips."""
+    scorings = read_unlabeled_scores(run_dir)
+    if any("auxiliary" not in s["roles"] for s in scorings):
+        raise SystemExit(f"error: {run_dir} scored no auxiliary network: not a CMPL run")
     return {
-        s["step"]: agreement(s["roles"][roles[0]]["prediction"], s["roles"][roles[1]]["prediction"])
-        for s in read_unlabeled_scores(run_dir)
+        s["step"]: agreement(s["roles"]["primary"]["prediction"], s["roles"]["auxiliary"]["prediction"])
+        for s in scorings
     }
 
 
@@ -63,6 +64,7 @@ def agreement_between_runs(run_dir: Path, other_dir: Path) -> tuple[int, float]:
 
 
 def print_agreement(runs: list[Path], against: list[Path]) -> None:
+    """F = A at every step all ``runs`` scored, then (with ``against``) each run's F against its partner's."""
     per_run = [agreement_over_training(run) for run in runs]
     steps = sorted(set.intersection(*(set(r) for r in per_run)))
     print(f"{'step':>6}{'F = A, mean':>13}   per run (%)")

@@ -287,6 +287,8 @@ def test_network_agreement_follows_cmpls_two_networks_and_compares_with_another_
     other = _write_scores(tmp_path / "other", [_predictions(20, [3, 2, 1, 0], [0, 1, 2, 3])])
     with pytest.raises(SystemExit, match="different clips"):
         network_agreement.agreement_between_runs(cmpl, other)
+    with pytest.raises(SystemExit, match="not a CMPL run"):
+        network_agreement.agreement_over_training(fixmatch)
 
 
 def test_evidence_gives_each_run_its_seed_where_an_override_says_seed(tmp_path, monkeypatch, capsys):
