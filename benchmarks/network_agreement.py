@@ -5,7 +5,8 @@ network learns to predict the other's confident labels, which also pulls their a
 agree on every clip, A's label for F is F's own and CMPL is self-training with a copy. This reads runs trained
 with ``train.score_unlabeled_every > 0`` (``unlabeled_scores.jsonl``: each network's arg-max on every unlabeled
 clip, eval mode) and prints, at every scoring, the share of clips on which a CMPL run's F and A give the same
-class, mean over the runs and per run:
+class (mean over the runs and per run) and, of the confident labels A gives F (the ones that teach it), the share
+that F already predicts itself, which FixMatch's labels are by construction:
 
     python benchmarks/network_agreement.py runs/evidence/w16-*/cmpl_seed?
 
@@ -37,13 +38,31 @@ def agreement(first: Sequence[int], second: Sequence[int]) -> float:
     return 100.0 * float(np.mean(np.asarray(first) == np.asarray(second)))
 
 
-def agreement_over_training(run_dir: Path) -> dict[int, float]:
-    """Per scoring step, how often a CMPL run's F and A predict the same class on its unlabeled clips."""
+def labels_already_known(scoring: dict) -> float:
+    """Percent of the confident labels F is taught at one scoring that equal F's own prediction (NaN if none):
+    how little of what A tells F is news to it."""
+    primary = scoring["roles"]["primary"]
+    taught = [
+        (label, own)
+        for label, confidence, own in zip(
+            primary["pseudo_label"], primary["pseudo_confidence"], primary["prediction"], strict=True
+        )
+        if confidence >= scoring["threshold"]
+    ]
+    return 100.0 * float(np.mean([label == own for label, own in taught])) if taught else float("nan")
+
+
+def agreement_over_training(run_dir: Path) -> dict[int, tuple[float, float]]:
+    """Per scoring step: how often a CMPL run's F and A predict the same class on its unlabeled clips, and
+    :func:`labels_already_known`."""
     scorings = read_unlabeled_scores(run_dir)
     if any("auxiliary" not in s["roles"] for s in scorings):
         raise SystemExit(f"error: {run_dir} scored no auxiliary network: not a CMPL run")
     return {
-        s["step"]: agreement(s["roles"]["primary"]["prediction"], s["roles"]["auxiliary"]["prediction"])
+        s["step"]: (
+            agreement(s["roles"]["primary"]["prediction"], s["roles"]["auxiliary"]["prediction"]),
+            labels_already_known(s),
+        )
         for s in scorings
     }
 
@@ -67,10 +86,15 @@ def print_agreement(runs: list[Path], against: list[Path]) -> None:
     """F = A at every step all ``runs`` scored, then (with ``against``) each run's F against its partner's."""
     per_run = [agreement_over_training(run) for run in runs]
     steps = sorted(set.intersection(*(set(r) for r in per_run)))
-    print(f"{'step':>6}{'F = A, mean':>13}   per run (%)")
+    print(f"{'step':>6}{'F = A, mean':>13}{'known to F, mean':>18}   F = A per run (%)")
     for step in steps:
-        values = [r[step] for r in per_run]
-        print(f"{step:>6}{np.mean(values):>11.1f} %   " + " ".join(f"{v:5.1f}" for v in values))
+        values = [r[step][0] for r in per_run]
+        known = [r[step][1] for r in per_run if not np.isnan(r[step][1])]  # runs that taught F at all
+        known_mean = np.mean(known) if known else np.nan
+        print(
+            f"{step:>6}{np.mean(values):>11.1f} %{known_mean:>16.1f} %   "
+            + " ".join(f"{v:5.1f}" for v in values)
+        )
     if against:
         pairs = [agreement_between_runs(run, other) for run, other in zip(runs, against, strict=True)]
         steps_read = sorted({s for s, _ in pairs})

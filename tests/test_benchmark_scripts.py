@@ -31,10 +31,18 @@ def _scoring(step: int, truth: list[int], label: list[int], confidence: list[flo
     return {"step": step, "threshold": 0.9, "truth": truth, "roles": {"primary": head}}
 
 
-def _predictions(step: int, truth: list[int], primary: list[int], auxiliary: list[int] | None = None) -> dict:
+def _predictions(
+    step: int,
+    truth: list[int],
+    primary: list[int],
+    auxiliary: list[int] | None = None,
+    auxiliary_confidence: list[float] | None = None,
+) -> dict:
+    """Each network's arg-max; with ``auxiliary``, a CMPL scoring whose labels for F are A's arg-max."""
     roles = {"primary": {"prediction": primary}}
     if auxiliary is not None:
         roles["auxiliary"] = {"prediction": auxiliary}
+        roles["primary"].update(pseudo_label=auxiliary, pseudo_confidence=auxiliary_confidence)
     return {"step": step, "threshold": 0.9, "truth": truth, "roles": roles}
 
 
@@ -262,25 +270,33 @@ def test_concentration_over_training_reads_every_scoring_with_the_subjects_of_it
 
 
 def test_network_agreement_follows_cmpls_two_networks_and_compares_with_another_runs(tmp_path, capsys):
-    """w16: F and A agree on 1 of 4 clips at step 10 and on all 4 at step 20; the FixMatch run's F agrees with
-    CMPL's F on 3 of 4 at step 20, the last step both scored (the FixMatch run also scored step 30)."""
+    """w16: F and A agree on 1 of 4 clips at step 10 and on all 4 at step 20; of A's two confident labels at
+    step 10 F already gives one, at step 20 all four. The FixMatch run's F agrees with CMPL's F on 3 of 4 at
+    step 20, the last step both scored (the FixMatch run also scored step 30)."""
     truth = [0, 1, 2, 3]
     cmpl = _write_scores(
         tmp_path / "cmpl_seed0",
         [
-            _predictions(10, truth, [0, 1, 2, 3], [0, 0, 0, 0]),
-            _predictions(20, truth, [0, 1, 2, 2], [0, 1, 2, 2]),
+            _predictions(10, truth, [0, 1, 2, 3], [0, 0, 0, 0], [0.95, 0.9, 0.5, 0.2]),
+            _predictions(20, truth, [0, 1, 2, 2], [0, 1, 2, 2], [0.99] * 4),
         ],
     )
     fixmatch = _write_scores(
         tmp_path / "fixmatch_seed0",
         [_predictions(s, truth, p) for s, p in ((10, [0, 0, 0, 0]), (20, [0, 1, 2, 3]), (30, [1, 1, 1, 1]))],
     )
-    assert network_agreement.agreement_over_training(cmpl) == {10: 25.0, 20: 100.0}
+    assert network_agreement.agreement_over_training(cmpl) == {10: (25.0, 50.0), 20: (100.0, 100.0)}
     assert network_agreement.agreement_between_runs(cmpl, fixmatch) == (20, 75.0)
+    unsure = _predictions(30, truth, [0, 1, 2, 3], [0, 1, 2, 3], [0.5] * 4)
+    assert np.isnan(network_agreement.labels_already_known(unsure))  # nothing taught, nothing to compare
     network_agreement.print_agreement([cmpl, cmpl], [fixmatch, fixmatch])
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1].split()[:2] == ["10", "25.0"] and lines[2].split()[:2] == ["20", "100.0"]
+    assert lines[1].split()[:4] == ["10", "25.0", "%", "50.0"] and lines[2].split()[:4] == [
+        "20",
+        "100.0",
+        "%",
+        "100.0",
+    ]
     assert "(step 20): 75.0 %" in lines[3]
     with pytest.raises(ValueError, match="equal"):
         network_agreement.agreement([0, 1], [0])
