@@ -11,8 +11,9 @@ that F already predicts itself, which FixMatch's labels are by construction:
     python benchmarks/network_agreement.py runs/evidence/w16-*/cmpl_seed?
 
 With ``--against`` (as many runs, in the same order: FixMatch's of the same seeds and subsets, scored at the same
-steps) the last line gives the yardstick: how often CMPL's F agrees with another method's F at the last common
-scoring, two networks trained apart on the same labels.
+steps) the last lines give the yardstick, two networks trained apart on the same labels: at the last common
+scoring, how often CMPL's F agrees with the other run's F, and how many of the other run's confident labels
+CMPL's F already predicts.
 
     python benchmarks/network_agreement.py runs/evidence/w16-*/cmpl_seed? --against runs/evidence/w16-*/fixmatch_seed?
 """
@@ -38,14 +39,15 @@ def agreement(first: Sequence[int], second: Sequence[int]) -> float:
     return 100.0 * float(np.mean(np.asarray(first) == np.asarray(second)))
 
 
-def labels_already_known(scoring: dict) -> float:
-    """Percent of the confident labels F is taught at one scoring that equal F's own prediction (NaN if none):
-    how little of what A tells F is news to it."""
+def labels_already_known(scoring: dict, learner: Sequence[int] | None = None) -> float:
+    """Percent of the confident labels a scoring's F is taught that the ``learner``'s predictions (by default
+    that F's own) already give, NaN if none is confident: how little of what A tells F is news to it."""
     primary = scoring["roles"]["primary"]
+    learner = primary["prediction"] if learner is None else learner
     taught = [
         (label, own)
         for label, confidence, own in zip(
-            primary["pseudo_label"], primary["pseudo_confidence"], primary["prediction"], strict=True
+            primary["pseudo_label"], primary["pseudo_confidence"], learner, strict=True
         )
         if confidence >= scoring["threshold"]
     ]
@@ -67,8 +69,9 @@ def agreement_over_training(run_dir: Path) -> dict[int, tuple[float, float]]:
     }
 
 
-def agreement_between_runs(run_dir: Path, other_dir: Path) -> tuple[int, float]:
-    """The last step both runs scored, and how often their primary networks agree there."""
+def agreement_between_runs(run_dir: Path, other_dir: Path) -> tuple[int, float, float]:
+    """The last step both runs scored, how often their primary networks agree there, and how many of the
+    confident labels the other run's F is taught there this run's F already gives."""
     ours = {s["step"]: s for s in read_unlabeled_scores(run_dir)}
     theirs = {s["step"]: s for s in read_unlabeled_scores(other_dir)}
     common = sorted(ours.keys() & theirs.keys())
@@ -77,8 +80,11 @@ def agreement_between_runs(run_dir: Path, other_dir: Path) -> tuple[int, float]:
     step = common[-1]
     if ours[step]["truth"] != theirs[step]["truth"]:
         raise SystemExit(f"error: {run_dir} and {other_dir} scored different clips")
-    return step, agreement(
-        ours[step]["roles"]["primary"]["prediction"], theirs[step]["roles"]["primary"]["prediction"]
+    own = ours[step]["roles"]["primary"]["prediction"]
+    return (
+        step,
+        agreement(own, theirs[step]["roles"]["primary"]["prediction"]),
+        labels_already_known(theirs[step], own),
     )
 
 
@@ -97,12 +103,11 @@ def print_agreement(runs: list[Path], against: list[Path]) -> None:
         )
     if against:
         pairs = [agreement_between_runs(run, other) for run, other in zip(runs, against, strict=True)]
-        steps_read = sorted({s for s, _ in pairs})
-        values = [v for _, v in pairs]
-        print(
-            f"F = the other run's F at the last common scoring (step {', '.join(map(str, steps_read))}): "
-            f"{np.mean(values):.1f} %   " + " ".join(f"{v:5.1f}" for v in values)
-        )
+        steps_read = ", ".join(map(str, sorted({s for s, _, _ in pairs})))
+        print(f"at the last common scoring (step {steps_read}), mean   per run (%)")
+        for column, what in ((1, "F = the other run's F"), (2, "its confident labels known to F")):
+            values = [pair[column] for pair in pairs]
+            print(f"  {what:<33}{np.nanmean(values):5.1f} %   " + " ".join(f"{v:5.1f}" for v in values))
 
 
 def main() -> None:

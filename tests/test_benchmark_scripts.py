@@ -36,13 +36,15 @@ def _predictions(
     truth: list[int],
     primary: list[int],
     auxiliary: list[int] | None = None,
-    auxiliary_confidence: list[float] | None = None,
+    confidence: list[float] | None = None,
 ) -> dict:
-    """Each network's arg-max; with ``auxiliary``, a CMPL scoring whose labels for F are A's arg-max."""
-    roles = {"primary": {"prediction": primary}}
+    """Each network's arg-max; F is taught A's (a CMPL scoring) or, without ``auxiliary``, its own (FixMatch),
+    with ``confidence`` (default: all confident)."""
+    label = primary if auxiliary is None else auxiliary
+    confidence = [1.0] * len(label) if confidence is None else confidence
+    roles = {"primary": {"prediction": primary, "pseudo_label": label, "pseudo_confidence": confidence}}
     if auxiliary is not None:
         roles["auxiliary"] = {"prediction": auxiliary}
-        roles["primary"].update(pseudo_label=auxiliary, pseudo_confidence=auxiliary_confidence)
     return {"step": step, "threshold": 0.9, "truth": truth, "roles": roles}
 
 
@@ -272,7 +274,8 @@ def test_concentration_over_training_reads_every_scoring_with_the_subjects_of_it
 def test_network_agreement_follows_cmpls_two_networks_and_compares_with_another_runs(tmp_path, capsys):
     """w16: F and A agree on 1 of 4 clips at step 10 and on all 4 at step 20; of A's two confident labels at
     step 10 F already gives one, at step 20 all four. The FixMatch run's F agrees with CMPL's F on 3 of 4 at
-    step 20, the last step both scored (the FixMatch run also scored step 30)."""
+    step 20, the last step both scored (the FixMatch run also scored step 30), and of its 2 confident labels
+    there CMPL's F gives one."""
     truth = [0, 1, 2, 3]
     cmpl = _write_scores(
         tmp_path / "cmpl_seed0",
@@ -283,21 +286,23 @@ def test_network_agreement_follows_cmpls_two_networks_and_compares_with_another_
     )
     fixmatch = _write_scores(
         tmp_path / "fixmatch_seed0",
-        [_predictions(s, truth, p) for s, p in ((10, [0, 0, 0, 0]), (20, [0, 1, 2, 3]), (30, [1, 1, 1, 1]))],
+        [
+            _predictions(10, truth, [0, 0, 0, 0]),
+            _predictions(20, truth, [0, 1, 2, 3], confidence=[0.2, 0.3, 0.95, 0.99]),
+            _predictions(30, truth, [1, 1, 1, 1]),
+        ],
     )
     assert network_agreement.agreement_over_training(cmpl) == {10: (25.0, 50.0), 20: (100.0, 100.0)}
-    assert network_agreement.agreement_between_runs(cmpl, fixmatch) == (20, 75.0)
+    assert network_agreement.agreement_between_runs(cmpl, fixmatch) == (20, 75.0, 50.0)
     unsure = _predictions(30, truth, [0, 1, 2, 3], [0, 1, 2, 3], [0.5] * 4)
     assert np.isnan(network_agreement.labels_already_known(unsure))  # nothing taught, nothing to compare
     network_agreement.print_agreement([cmpl, cmpl], [fixmatch, fixmatch])
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1].split()[:4] == ["10", "25.0", "%", "50.0"] and lines[2].split()[:4] == [
-        "20",
-        "100.0",
-        "%",
-        "100.0",
-    ]
-    assert "(step 20): 75.0 %" in lines[3]
+    assert lines[1].split()[:4] == ["10", "25.0", "%", "50.0"]  # step, F = A, labels known to F
+    assert lines[2].split()[:4] == ["20", "100.0", "%", "100.0"]
+    assert "(step 20)" in lines[3]
+    assert lines[4].split()[-4:] == ["75.0", "%", "75.0", "75.0"]  # F = the FixMatch run's F
+    assert lines[5].split()[-4:] == ["50.0", "%", "50.0", "50.0"]  # its confident labels CMPL's F gives
     with pytest.raises(ValueError, match="equal"):
         network_agreement.agreement([0, 1], [0])
     other = _write_scores(tmp_path / "other", [_predictions(20, [3, 2, 1, 0], [0, 1, 2, 3])])
