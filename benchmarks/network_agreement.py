@@ -88,6 +88,12 @@ def agreement_between_runs(run_dir: Path, other_dir: Path) -> tuple[int, float, 
     )
 
 
+def _mean_of_taught(values: Sequence[float]) -> float:
+    """Mean over the runs whose F was taught anything (NaN marks one that was not), NaN if none was."""
+    taught = [v for v in values if not np.isnan(v)]
+    return float(np.mean(taught)) if taught else float("nan")
+
+
 def print_agreement(runs: list[Path], against: list[Path]) -> None:
     """F = A at every step all ``runs`` scored, then (with ``against``) each run's F against its partner's."""
     per_run = [agreement_over_training(run) for run in runs]
@@ -95,11 +101,9 @@ def print_agreement(runs: list[Path], against: list[Path]) -> None:
     print(f"{'step':>6}{'F = A, mean':>13}{'known to F, mean':>18}   F = A per run (%)")
     for step in steps:
         values = [r[step][0] for r in per_run]
-        known = [r[step][1] for r in per_run if not np.isnan(r[step][1])]  # runs that taught F at all
-        known_mean = np.mean(known) if known else np.nan
+        known = _mean_of_taught([r[step][1] for r in per_run])
         print(
-            f"{step:>6}{np.mean(values):>11.1f} %{known_mean:>16.1f} %   "
-            + " ".join(f"{v:5.1f}" for v in values)
+            f"{step:>6}{np.mean(values):>11.1f} %{known:>16.1f} %   " + " ".join(f"{v:5.1f}" for v in values)
         )
     if against:
         pairs = [agreement_between_runs(run, other) for run, other in zip(runs, against, strict=True)]
@@ -107,7 +111,7 @@ def print_agreement(runs: list[Path], against: list[Path]) -> None:
         print(f"at the last common scoring (step {steps_read}), mean   per run (%)")
         for column, what in ((1, "F = the other run's F"), (2, "its confident labels known to F")):
             values = [pair[column] for pair in pairs]
-            print(f"  {what:<33}{np.nanmean(values):5.1f} %   " + " ".join(f"{v:5.1f}" for v in values))
+            print(f"  {what:<33}{_mean_of_taught(values):5.1f} %   " + " ".join(f"{v:5.1f}" for v in values))
 
 
 def main() -> None:
