@@ -94,6 +94,11 @@ def _mean_of_taught(values: Sequence[float]) -> float:
     return float(np.mean(taught)) if taught else float("nan")
 
 
+def _percent(value: float, width: int) -> str:
+    """``value`` as "12.3 %" right-aligned in ``width``, or "-" where no run taught F anything."""
+    return f"{value:>{width}.1f} %" if not np.isnan(value) else f"{'-':>{width}}  "
+
+
 def print_agreement(runs: list[Path], against: list[Path]) -> None:
     """F = A at every step all ``runs`` scored, then (with ``against``) each run's F against its partner's."""
     per_run = [agreement_over_training(run) for run in runs]
@@ -103,7 +108,8 @@ def print_agreement(runs: list[Path], against: list[Path]) -> None:
         values = [r[step][0] for r in per_run]
         known = _mean_of_taught([r[step][1] for r in per_run])
         print(
-            f"{step:>6}{np.mean(values):>11.1f} %{known:>16.1f} %   " + " ".join(f"{v:5.1f}" for v in values)
+            f"{step:>6}{np.mean(values):>11.1f} %{_percent(known, 16)}   "
+            + " ".join(f"{v:5.1f}" for v in values)
         )
     if against:
         pairs = [agreement_between_runs(run, other) for run, other in zip(runs, against, strict=True)]
@@ -111,7 +117,10 @@ def print_agreement(runs: list[Path], against: list[Path]) -> None:
         print(f"at the last common scoring (step {steps_read}), mean   per run (%)")
         for column, what in ((1, "F = the other run's F"), (2, "its confident labels known to F")):
             values = [pair[column] for pair in pairs]
-            print(f"  {what:<33}{_mean_of_taught(values):5.1f} %   " + " ".join(f"{v:5.1f}" for v in values))
+            print(
+                f"  {what:<33}{_percent(_mean_of_taught(values), 5)}   "
+                + " ".join(f"{v:5.1f}" for v in values)
+            )
 
 
 def main() -> None:

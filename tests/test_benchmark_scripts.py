@@ -296,6 +296,8 @@ def test_network_agreement_follows_cmpls_two_networks_and_compares_with_another_
     assert network_agreement.agreement_between_runs(cmpl, fixmatch) == (20, 75.0, 50.0)
     unsure = _predictions(30, truth, [0, 1, 2, 3], [0, 1, 2, 3], [0.5] * 4)
     assert np.isnan(network_agreement.labels_already_known(unsure))  # nothing taught, nothing to compare
+    network_agreement.print_agreement([_write_scores(tmp_path / "cmpl_seed1", [unsure])], [])
+    assert capsys.readouterr().out.splitlines()[1].split() == ["30", "100.0", "%", "-", "100.0"]
     network_agreement.print_agreement([cmpl, cmpl], [fixmatch, fixmatch])
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split()[:4] == ["10", "25.0", "%", "50.0"]  # step, F = A, labels known to F
