@@ -49,12 +49,11 @@ import numpy as np
 from cmpl.analysis.paper_figures import ClassAccuracy, read_class_accuracy
 from cmpl.analysis.seed_differences import format_differences, seed_differences, sign_test_p
 from cmpl.commands.demo import in_demo_order
-from cmpl.commands.evaluate import TrainedRun, load_method, score_run_unlabeled, score_test_set
+from cmpl.commands.evaluate import load_method, load_run, score_run_unlabeled, score_test_set
 from cmpl.config import load_config
 from cmpl.data.annotations import read_class_names
 from cmpl.data.synthetic import APPEARANCE_CLASSES, MOTION_CLASSES, MOTION_PAIRS
 from cmpl.engine.run_data import SPLIT_FILES
-from cmpl.engine.runtime import resolve_device
 from cmpl.errors import MissingFileError
 from cmpl.methods import method_class
 from cmpl.run_files import read_unlabeled_scores
@@ -99,11 +98,11 @@ def run_seed(run_dir: Path) -> int:
 
 def score_networks(run_dir: Path) -> dict[str, ClassAccuracy]:
     """Per-class accuracy of each network of a finished run (last checkpoint), each on its own frames."""
-    config, names, method = load_method(run_dir)
-    device = resolve_device("auto")
+    loaded = load_method(run_dir)
+    config, names, method = loaded
     scores = {}
-    for role, network in method.networks.items():
-        run = TrainedRun(config, names, network.to(device).eval(), device, run_dir, role)
+    for role in method.networks:
+        run = load_run(run_dir, role=role, loaded=loaded)
         result = score_test_set(run, config.eval.num_clips, config.eval.num_crops, progress=False)
         scores[role] = ClassAccuracy(names, result.per_class_accuracy)
     return scores

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from cmpl.commands.evaluate import load_run, score_run_unlabeled
+from cmpl.commands.evaluate import load_method, load_run, score_run_unlabeled
 from cmpl.commands.predict import predict_videos
 from cmpl.data.annotations import VideoRecord, read_path_label_list
 from cmpl.data.splits import subject_by_pattern
@@ -126,8 +126,9 @@ def concentration_counts(run_dir: Path, pattern: str, device: str = "auto") -> d
     """The run's confident pseudo-labels on its unlabeled clips (scored from its last checkpoint) and its
     top-1 answers on its test videos, each with :func:`label_counts`."""
     subject_of = subject_by_pattern(pattern)
-    names, records, scoring = score_run_unlabeled(run_dir, device)
-    run = load_run(run_dir, device)
+    loaded = load_method(run_dir)
+    names, records, scoring = score_run_unlabeled(run_dir, device, loaded)
+    run = load_run(run_dir, device, loaded=loaded)
     test = run_test_records(run.config, run_dir)
     views = run.config.eval.num_clips, run.config.eval.num_crops
     answers = predict_videos(run, [r.path for r in test], *views, top_k=1)

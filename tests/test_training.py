@@ -11,7 +11,7 @@ import torch
 
 from cmpl.cli import PRESETS, main
 from cmpl.commands.demo import plan_runs, summarize
-from cmpl.commands.evaluate import load_run
+from cmpl.commands.evaluate import load_method, load_run
 from cmpl.config import load_config
 from cmpl.data.annotations import VideoRecord
 from cmpl.engine.checkpoint import load_checkpoint
@@ -214,6 +214,9 @@ def test_load_run_loads_the_auxiliary_network_on_its_own_frames(cmpl_run):
     assert frames == {"primary": 8, "auxiliary": 16}
     with pytest.raises(BadValueError, match="has no 'teacher' network"):
         load_run(run_dir, "cpu", role="teacher")
+    loaded = load_method(run_dir)  # an analysis reading several things of one run loads its checkpoint once
+    for role, network in loaded[2].networks.items():
+        assert load_run(run_dir, "cpu", role=role, loaded=loaded).network is network
 
 
 def test_cli_reports_a_bad_key_in_one_line(capsys):

@@ -43,7 +43,9 @@ def seed_differences(top1: dict[str, dict[int, float]]) -> dict[str, dict[str, f
 
 def two_sided_p(t: float, df: int) -> float:
     """P(|T| >= |t|) for Student's t with ``df`` degrees of freedom, exact for whole ``df`` (Abramowitz and
-    Stegun 26.7.3-4, a finite series in θ = atan(t/√df)); written out so the project needs no scipy."""
+    Stegun 26.7.3-4, a finite series in θ = atan(t/√df)); written out so the project needs no scipy. The
+    tail is 1 minus a sum near 1, so its absolute error is a few 1e-16: a p below about 1e-12 keeps few
+    digits, which no reading needs (they print "p < 0.001")."""
     if df < 1:
         raise ValueError(f"Student's t needs at least 1 degree of freedom, got {df}")
     theta = math.atan(abs(t) / math.sqrt(df))

@@ -24,6 +24,7 @@ from cmpl.errors import BadValueError
 from cmpl.methods import Method, build_method
 
 __all__ = [
+    "LoadedMethod",
     "TrainedRun",
     "evaluate_run",
     "load_method",
@@ -51,7 +52,11 @@ class TrainedRun:
         return test_clips(self.config, records, num_clips, num_crops, self.role)
 
 
-def load_method(run_dir: Path) -> tuple[Config, list[str], Method]:
+LoadedMethod = tuple[Config, list[str], Method]
+"""A finished run's config, class names and method, as :func:`load_method` returns them."""
+
+
+def load_method(run_dir: Path) -> LoadedMethod:
     """A finished run's config, class names and method (every network) from ``checkpoints/last.pt``."""
     config = load_config(run_dir / "config.yaml")
     names = read_class_names(run_dir / "classes.txt")
@@ -60,11 +65,14 @@ def load_method(run_dir: Path) -> tuple[Config, list[str], Method]:
     return config, names, method
 
 
-def score_run_unlabeled(run_dir: Path, device: str = "auto") -> tuple[list[str], list[VideoRecord], dict]:
+def score_run_unlabeled(
+    run_dir: Path, device: str = "auto", loaded: LoadedMethod | None = None
+) -> tuple[list[str], list[VideoRecord], dict]:
     """A finished run's class names, unlabeled clips and their scoring from its last checkpoint, as
     ``train.score_unlabeled_every`` scores them during training (eval mode, one weak view; ``run_files``
-    layout). A supervised run is scored too: its pseudo-labels are the ones it would have given."""
-    config, names, method = load_method(run_dir)
+    layout). A supervised run is scored too: its pseudo-labels are the ones it would have given. ``loaded``:
+    the run's :func:`load_method`, where the caller loads it once for several readings."""
+    config, names, method = loaded or load_method(run_dir)
     records = read_path_label_list(run_dir / SPLIT_FILES["unlabeled"], run_dir, names).records
     dev = resolve_device(device)
     scoring = score_unlabeled(
@@ -79,10 +87,13 @@ def score_run_unlabeled(run_dir: Path, device: str = "auto") -> tuple[list[str],
     return names, records, scoring
 
 
-def load_run(run_dir: Path, device: str = "auto", role: str = "primary") -> TrainedRun:
+def load_run(
+    run_dir: Path, device: str = "auto", role: str = "primary", loaded: LoadedMethod | None = None
+) -> TrainedRun:
     """The network ``role`` of ``run_dir/checkpoints/last.pt`` in eval mode: the primary by default, since
-    inference never needs A; ``"auxiliary"`` loads CMPL's A (on its own frames) for analysis."""
-    config, names, method = load_method(run_dir)
+    inference never needs A; ``"auxiliary"`` loads CMPL's A (on its own frames) for analysis. ``loaded``: as
+    for :func:`score_run_unlabeled`."""
+    config, names, method = loaded or load_method(run_dir)
     if role not in method.roles:
         raise BadValueError(f"{run_dir}: a {config.method.name} run has no {role!r} network ({method.roles})")
     dev = resolve_device(device)
