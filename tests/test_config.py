@@ -218,9 +218,10 @@ def test_every_override_line_of_the_configs_readme_validates(overrides):
         build_model(c.model.auxiliary, 400, c.model)
 
 
-def test_demo_long_is_the_demo_recipe_with_more_iterations():
+def test_demo_long_is_the_demo_recipe_with_more_iterations_at_the_papers_ratio():
     short, long = (config_to_dict(load_config(PRESETS / f"{n}.yaml")) for n in ("demo", "demo_long"))
     assert long["schedule"]["iterations"] > short["schedule"]["iterations"]
+    assert (short["method"]["unlabeled_ratio"], long["method"]["unlabeled_ratio"]) == (2, 5)
     for config in (short, long):
-        del config["schedule"], config["train"]["output_dir"]
-    assert long == short  # README: --long changes the budget and nothing else
+        del config["schedule"], config["train"]["output_dir"], config["method"]["unlabeled_ratio"]
+    assert long == short  # README: --long changes the budget and B_u/B_l, nothing else

@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--long",
         action="store_true",
-        help="the demo_long preset: 720 iterations instead of 120, where pseudo-labels have room (under an hour on 2 cores)",
+        help="the demo_long preset: 720 iterations instead of 120 and the paper's B_u/B_l = 5 instead of 2, "
+        "where pseudo-labels have room (under an hour on 2 cores)",
     )
     p.add_argument(
         "--jobs",
