@@ -23,9 +23,9 @@ def fast_overrides(data_root: Path, run_dir: Path, method: str = "cmpl", iterati
     ]
 
 
-def load_benchmark(name: str) -> ModuleType:
-    """A script of benchmarks/ as a module (they are scripts, not a package)."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+def load_script(name: str, folder: str = "research") -> ModuleType:
+    """A script of research/ or benchmarks/ as a module (they are scripts, not a package)."""
+    path = Path(__file__).resolve().parents[1] / folder / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

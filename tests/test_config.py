@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from cmpl.cli import PRESETS
+from cmpl.config import SHIPPED_CONFIGS
 from cmpl.config import Config, ConfigError, config_to_dict, load_config, save_config
 from cmpl.engine.optim import resolve_iterations
 from cmpl.models import build_model
@@ -85,7 +85,7 @@ def test_saved_config_round_trips(tmp_path):
     assert isinstance(again, Config)
 
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = SHIPPED_CONFIGS
 
 
 @pytest.mark.parametrize(
@@ -195,7 +195,7 @@ def test_outside_unlabeled_source_is_checked():
         load_config(None, ["data.labeled_per_class=0"])
 
 
-README = (CONFIGS / "README.md").read_text()
+README = (Path(__file__).resolve().parents[1] / "docs" / "configs.md").read_text()
 _OVERRIDE_SETS = sorted(
     {span for span in re.findall(r"`([^`]+)`", README) if all("=" in token for token in span.split())}
 )
@@ -211,7 +211,7 @@ def test_configs_readme_names_only_shipped_configs():
 
 @pytest.mark.parametrize("overrides", _OVERRIDE_SETS)
 def test_every_override_line_of_the_configs_readme_validates(overrides):
-    """Each override set in configs/README.md, on the ablation base, loads and builds its networks."""
+    """Each override set in docs/configs.md, on the ablation base, loads and builds its networks."""
     c = load_config(CONFIGS / "kinetics400" / "ablation_base.yaml", overrides.split())
     with torch.device("meta"):
         build_model(c.model.primary, 400, c.model)
@@ -219,7 +219,7 @@ def test_every_override_line_of_the_configs_readme_validates(overrides):
 
 
 def test_demo_long_is_the_demo_recipe_with_more_iterations_at_the_papers_ratio():
-    short, long = (config_to_dict(load_config(PRESETS / f"{n}.yaml")) for n in ("demo", "demo_long"))
+    short, long = (config_to_dict(load_config(SHIPPED_CONFIGS / f"{n}.yaml")) for n in ("demo", "demo_long"))
     assert long["schedule"]["iterations"] > short["schedule"]["iterations"]
     assert (short["method"]["unlabeled_ratio"], long["method"]["unlabeled_ratio"]) == (2, 5)
     for config in (short, long):

@@ -27,7 +27,7 @@ from cmpl.data.splits import balanced_split
 from cmpl.data.synthetic import SYNTHETIC_CLASSES, render_video
 from cmpl.engine.trainer import Trainer
 from cmpl.run_files import read_metrics
-from tests.helpers import SHARED_DATA, fast_overrides, load_benchmark
+from tests.helpers import SHARED_DATA, fast_overrides, load_script
 
 REAL_CLIPS = SHARED_DATA / "real-clips"
 WEIZMANN = SHARED_DATA / "weizmann4"
@@ -196,7 +196,7 @@ def test_folder_without_test_split_holds_one_out(tmp_path: Path, by_subject: boo
         assert len(tested_in_class) == 12 and not tested_in_class & trained_in_class
     rescored, _ = evaluate_run(load_run(run_dir, "cpu"), run_dir, 2, 1, progress=False)
     assert rescored.num_videos == len(test) and rescored.top1 == pytest.approx(results["top1"])
-    counts = load_benchmark("subject_shortcut").shortcut_counts(run_dir, r"actor\d+", "cpu")
+    counts = load_script("subject_shortcut").shortcut_counts(run_dir, r"actor\d+", "cpu")
     labeled_as = {actor[p]: {y for q, y in labeled if actor[q] == actor[p]} for p, _ in labeled}
     shared = sum(1 for p, y in test if actor[p] in labeled_as and y not in labeled_as[actor[p]])
     assert counts["shared"] == shared and counts["shared"] + counts["other"] == len(test)
@@ -206,7 +206,7 @@ def test_folder_without_test_split_holds_one_out(tmp_path: Path, by_subject: boo
     right = counts["shared_right"] + counts["other_right"]
     assert 100 * right / len(test) == pytest.approx(results["top1"])  # the same predictions as the run's
     if by_subject:  # --concentration reads the same answers, and the unlabeled clips' confident labels
-        clustered = load_benchmark("subject_shortcut").concentration_counts(run_dir, r"actor\d+", "cpu")
+        clustered = load_script("subject_shortcut").concentration_counts(run_dir, r"actor\d+", "cpu")
         assert clustered["tested"] == len(test) and clustered["clips"] == len(unlabeled)
         assert 100 * clustered["test_right"] / len(test) == pytest.approx(results["top1"])
         assert clustered["test_one_class"] <= clustered["test_by_subject"] <= len(test)
@@ -319,13 +319,13 @@ def _make_ucf101(root: Path) -> Path:
 
 @pytest.mark.slow
 def test_ucf101_layout_through_the_paper_config(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """`cmpl train configs/ucf101/cmpl_r50_1pct.yaml data.root=...` as the README shows it, made tiny."""
+    """`cmpl train ucf101/cmpl_r50_1pct data.root=...` as the README shows it, made tiny."""
     root = _make_ucf101(tmp_path / "ucf101")
     with av.open(str(next((root / "UCF-101").rglob("*.avi")))) as container:
         codec = container.streams.video[0].codec_context
         assert (codec.name, codec.codec_tag) == ("mpeg4", "XVID")
     run_dir = tmp_path / "run"
-    config_file = REPO / "configs" / "ucf101" / "cmpl_r50_1pct.yaml"
+    config_file = "ucf101/cmpl_r50_1pct"
     overrides = [
         *fast_overrides(root, run_dir, iterations=2),
         "schedule.epochs=0",  # the config sets 200 epochs, which would override the iteration count

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cmpl.cli import PRESETS
+from cmpl.config import SHIPPED_CONFIGS
 from cmpl.config import load_config
 from cmpl.data import sampling
 from cmpl.data.sampling import ClipSpec, clip_indices, paired_starts
@@ -44,7 +44,7 @@ def _draw(total: int, fps: float, specs: list[ClipSpec], max_offset_s: float, n:
 def test_cmpl_recipes_give_the_auxiliary_network_its_own_temporal_location(preset: str | None) -> None:
     """Table 2's third component: by default and in the demo presets, A's window is not F's. Until EVIDENCE e25
     the presets left t_s at 0, and on a demo video (72 frames at 25 fps) A saw F's own window."""
-    config = load_config(PRESETS / preset if preset else None)
+    config = load_config(SHIPPED_CONFIGS / preset if preset else None)
     starts = _draw(72, 25.0, [F_SPEC, A_SPEC], config.data.time_offset_s)
     assert set(starts[:, 1]) == set(range(9))  # every start that keeps A's 64 frames inside the video
     assert (starts[:, 0] != starts[:, 1]).mean() > 0.8  # independent of F's: 8 in 9 differ

@@ -9,7 +9,8 @@ import sys
 import pytest
 import torch
 
-from cmpl.cli import PRESETS, main
+from cmpl.cli import main
+from cmpl.config import SHIPPED_CONFIGS
 from cmpl.commands.demo import plan_runs, summarize
 from cmpl.commands.evaluate import load_method, load_run
 from cmpl.config import load_config
@@ -268,7 +269,7 @@ def test_demo_quick_writes_table_json_and_plot(tiny_synthetic, tmp_path, capsys)
 def test_demo_draws_a_labeled_subset_per_seed_unless_one_is_pinned(tmp_path):
     """The paper averages three sampled subsets: seed k trains on subset k; an explicit data.split_seed pins
     one subset for every seed (the old one-subset tables are `cmpl demo data.split_seed=0`)."""
-    preset = PRESETS / "demo.yaml"
+    preset = SHIPPED_CONFIGS / "demo.yaml"
     plan, configs = plan_runs(preset, tmp_path, [0, 1, 2])
     assert all(c.data.split_seed == seed == c.train.seed for (_, seed), c in zip(plan, configs, strict=True))
     plan, configs = plan_runs(preset, tmp_path, [0, 1, 2], ["data.split_seed=7"])

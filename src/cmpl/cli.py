@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from cmpl.config import ConfigError, load_config
+from cmpl.config import SHIPPED_CONFIGS, config_names, load_config, resolve_config
 from cmpl.errors import TrainingStopped, UserError
 
 __all__ = ["EXIT_STOPPED", "EXIT_USER_ERROR", "main"]
@@ -26,12 +26,11 @@ __all__ = ["EXIT_STOPPED", "EXIT_USER_ERROR", "main"]
 EXIT_USER_ERROR = 2
 EXIT_STOPPED = 75  # EX_TEMPFAIL: stopped on request with a checkpoint written; run again with --resume
 
-PRESETS = Path(__file__).parent / "presets"
 
 EPILOG = """examples:
   cmpl demo                                            supervised vs FixMatch vs CMPL on synthetic videos
-  cmpl train configs/ucf101/cmpl_r50_1pct.yaml data.root=/data/ucf101 optim.base_lr=0.05
-  torchrun --nproc-per-node 8 -m cmpl train configs/kinetics400/cmpl_r50_1pct.yaml
+  cmpl train ucf101/cmpl_r50_1pct data.root=/data/ucf101 optim.base_lr=0.05
+  torchrun --nproc-per-node 8 -m cmpl train kinetics400/cmpl_r50_1pct
   cmpl evaluate runs/ucf101_cmpl --views 10x3
   cmpl predict runs/ucf101_cmpl video.mp4
   cmpl report runs/ucf101_cmpl                         training curves, per-class accuracy, confusion
@@ -39,21 +38,6 @@ EPILOG = """examples:
 """
 
 
-def _config_path(name: str | None) -> Path | None:
-    """A YAML path, or the name of a preset shipped with the package (``demo``)."""
-    if name is None:
-        return None
-    path = Path(name)
-    if path.is_file():
-        return path
-    preset = PRESETS / f"{name}.yaml"
-    if preset.is_file():
-        return preset
-    raise ConfigError(f"{name}: no such config file or preset (presets: {', '.join(preset_names())})")
-
-
-def preset_names() -> list[str]:
-    return sorted(p.stem for p in PRESETS.glob("*.yaml"))
 
 
 def _views(text: str) -> tuple[int, int]:
@@ -70,7 +54,7 @@ def _config_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument(
         "config",
         nargs=None if required else "?",
-        help=f"YAML config file or preset name ({', '.join(preset_names())})",
+        help="YAML config file, or a shipped config by name (cmpl configs lists them)",
     )
     p.add_argument(
         "overrides",
@@ -206,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         "report",
         help="plots of a run, and the paper's figures (1, 2, 4, 5, 6, 7) from finished runs",
         description="Draws one of the paper's figures from finished runs and writes the PNG and "
-        "its numbers (same name, .json). configs/README.md lists the runs each figure needs.",
+        "its numbers (same name, .json). docs/configs.md lists the runs each figure needs.",
     )
     figures = p.add_subparsers(dest="figure", required=True, metavar="FIGURE")
     f = figures.add_parser(
@@ -289,7 +273,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     runs = len(DEMO_METHODS) * args.seeds
     args.output = args.output or Path("runs/demo_long" if args.long else "runs/demo")
     summary = run_demo(
-        PRESETS / ("demo_long.yaml" if args.long else "demo.yaml"),
+        resolve_config("demo_long" if args.long else "demo"),
         args.output,
         seeds=range(args.seeds),
         quick=args.quick,
@@ -328,7 +312,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 def _cmd_split(args: argparse.Namespace) -> None:
     from cmpl.commands.split import split
 
-    data, files = split(load_config(_config_path(args.config), args.overrides))
+    data, files = split(load_config(resolve_config(args.config), args.overrides))
     print(
         f"{len(data.labeled)} labeled and {len(data.unlabeled)} unlabeled videos over {data.num_classes} "
         f"classes -> {files['labeled']}, {files['unlabeled']}"
@@ -340,7 +324,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     if args.config is not None and "=" in args.config and not Path(args.config).exists():
         args.overrides, args.config = [args.config, *args.overrides], None  # no config file, overrides only
-    config = load_config(_config_path(args.config), args.overrides)
+    config = load_config(resolve_config(args.config), args.overrides)
     results = train(config, resume=args.resume, force=args.force)
     if is_main():
         print(
@@ -352,7 +336,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 def _cmd_bench(args: argparse.Namespace) -> None:
     from cmpl.commands.bench import run_bench
 
-    config = load_config(_config_path(args.config), [*args.overrides, "train.progress=false"])
+    config = load_config(resolve_config(args.config), [*args.overrides, "train.progress=false"])
     r = run_bench(config, steps=args.steps, warmup=args.warmup)
     rows = [
         ("device", r.device),
@@ -387,9 +371,9 @@ def _cmd_check_videos(args: argparse.Namespace) -> int:
 
     target = Path(args.target)
     if target.suffix in (".yaml", ".yml") or (
-        not target.exists() and (PRESETS / f"{args.target}.yaml").is_file()
+        not target.exists() and args.target in config_names()
     ):
-        paths, bad = check_videos(load_config(_config_path(args.target), args.overrides), args.workers)
+        paths, bad = check_videos(load_config(resolve_config(args.target), args.overrides), args.workers)
     else:
         paths, bad = check_videos(target, args.workers)
     for path, reason in bad:

@@ -25,8 +25,10 @@ __all__ = [
     "ConfigError",
     "NetworkOptions",
     "apply_overrides",
+    "config_names",
     "config_to_dict",
     "load_config",
+    "resolve_config",
     "save_config",
 ]
 
@@ -405,9 +407,33 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _merge(_read_yaml(path.parent / str(base), (*seen, path.resolve())), values)
 
 
+SHIPPED_CONFIGS = Path(__file__).parent / "configs"
+
+
+def config_names() -> list[str]:
+    """The configs shipped inside the package, by the name that ``resolve_config`` takes
+    (``demo``, ``ucf101/cmpl_r50_1pct``); files that start with ``_`` are bases, not experiments."""
+    return sorted(
+        p.relative_to(SHIPPED_CONFIGS).with_suffix("").as_posix()
+        for p in SHIPPED_CONFIGS.rglob("*.yaml")
+        if not p.name.startswith("_")
+    )
+
+
+def resolve_config(name: str | Path) -> Path:
+    """A YAML path as given, or a shipped config by name (``ucf101/cmpl_r50_1pct``, ``.yaml`` optional)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    shipped = SHIPPED_CONFIGS / path.with_suffix(".yaml")
+    if shipped.is_file() and not path.is_absolute():
+        return shipped
+    raise ConfigError(f"{name}: no such config file or shipped config (see 'cmpl configs')")
+
+
 def load_config(path: str | Path | None = None, overrides: typing.Iterable[str] = ()) -> Config:
     """Read a YAML file (or nothing: defaults) with its ``_base_`` chain, apply overrides, validate."""
-    values = apply_overrides(_read_yaml(Path(path)) if path is not None else {}, overrides)
+    values = apply_overrides(_read_yaml(resolve_config(path)) if path is not None else {}, overrides)
     schedule = values.get("schedule") or {}
     if isinstance(schedule, dict) and "iterations" in schedule and (schedule.get("epochs") or 0) > 0:
         raise ConfigError(

@@ -3,7 +3,7 @@ is ranked.
 
 A seed pairs two runs that share their initialisation and augmentation stream, so the per-seed difference is
 less noisy than the difference of the means. ``cmpl demo`` prints these lines under its table, and
-``benchmarks/pool_seeds.py`` prints them for settings pooled from the evidence log.
+``research/pool_seeds.py`` prints them for settings pooled from the evidence log.
 """
 
 from __future__ import annotations

@@ -16,10 +16,10 @@ from cmpl.config import load_config
 from cmpl.data.annotations import write_class_names
 from cmpl.data.synthetic import MOTION_CLASSES, SYNTHETIC_CLASSES
 from cmpl.engine.trainer import Trainer
-from tests.helpers import fast_overrides, load_benchmark
+from tests.helpers import fast_overrides, load_script
 
 class_groups, evidence, network_agreement, pool_seeds, rescore, subject_shortcut = (
-    load_benchmark(name)
+    load_script(name)
     for name in ("class_groups", "evidence", "network_agreement", "pool_seeds", "rescore", "subject_shortcut")
 )
 
