@@ -429,7 +429,7 @@ def test_bad_config_values_are_one_line(overrides, expected, capsys):
 
 def test_a_missing_config_file_is_one_line(capsys):
     assert main(["split", "no_such.yaml"]) == 2
-    assert _one_error_line(capsys).startswith("error: no_such.yaml: no such config file or preset")
+    assert _one_error_line(capsys).startswith("error: no_such.yaml: config file not found")
 
 
 def test_a_malformed_annotation_line_is_one_line(tmp_path, capsys):

@@ -312,7 +312,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 def _cmd_split(args: argparse.Namespace) -> None:
     from cmpl.commands.split import split
 
-    data, files = split(load_config(resolve_config(args.config), args.overrides))
+    data, files = split(load_config(args.config, args.overrides))
     print(
         f"{len(data.labeled)} labeled and {len(data.unlabeled)} unlabeled videos over {data.num_classes} "
         f"classes -> {files['labeled']}, {files['unlabeled']}"
@@ -324,7 +324,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     if args.config is not None and "=" in args.config and not Path(args.config).exists():
         args.overrides, args.config = [args.config, *args.overrides], None  # no config file, overrides only
-    config = load_config(resolve_config(args.config), args.overrides)
+    config = load_config(args.config, args.overrides)
     results = train(config, resume=args.resume, force=args.force)
     if is_main():
         print(
@@ -336,7 +336,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 def _cmd_bench(args: argparse.Namespace) -> None:
     from cmpl.commands.bench import run_bench
 
-    config = load_config(resolve_config(args.config), [*args.overrides, "train.progress=false"])
+    config = load_config(args.config, [*args.overrides, "train.progress=false"])
     r = run_bench(config, steps=args.steps, warmup=args.warmup)
     rows = [
         ("device", r.device),
@@ -373,7 +373,7 @@ def _cmd_check_videos(args: argparse.Namespace) -> int:
     if target.suffix in (".yaml", ".yml") or (
         not target.exists() and args.target in config_names()
     ):
-        paths, bad = check_videos(load_config(resolve_config(args.target), args.overrides), args.workers)
+        paths, bad = check_videos(load_config(args.target, args.overrides), args.workers)
     else:
         paths, bad = check_videos(target, args.workers)
     for path, reason in bad:

@@ -428,7 +428,7 @@ def resolve_config(name: str | Path) -> Path:
     shipped = SHIPPED_CONFIGS / path.with_suffix(".yaml")
     if shipped.is_file() and not path.is_absolute():
         return shipped
-    raise ConfigError(f"{name}: no such config file or shipped config (see 'cmpl configs')")
+    raise ConfigError(f"{name}: config file not found, nor a shipped config of that name (see 'cmpl configs')")
 
 
 def load_config(path: str | Path | None = None, overrides: typing.Iterable[str] = ()) -> Config:
