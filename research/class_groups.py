@@ -49,12 +49,12 @@ import numpy as np
 from cmpl.analysis.paper_figures import ClassAccuracy, read_class_accuracy
 from cmpl.analysis.seed_differences import format_differences, seed_differences, sign_test_p
 from cmpl.commands.demo import in_demo_order
-from cmpl.commands.evaluate import load_method, load_run, score_run_unlabeled, score_test_set
 from cmpl.config import load_config
 from cmpl.data.annotations import read_class_names
 from cmpl.data.synthetic import APPEARANCE_CLASSES, MOTION_CLASSES, MOTION_PAIRS
 from cmpl.engine.run_data import SPLIT_FILES
 from cmpl.errors import MissingFileError
+from cmpl.inference import load_method, load_run, score_run_unlabeled, score_test_set
 from cmpl.methods import method_class
 from cmpl.run_files import read_unlabeled_scores
 

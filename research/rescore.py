@@ -26,7 +26,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from cmpl.commands.demo import in_demo_order, pseudo_label_summary
-from cmpl.commands.evaluate import evaluate_run, load_run
+from cmpl.commands.evaluate import evaluate_run
+from cmpl.inference import load_run
 
 LOG = Path(__file__).with_name("evidence_log.jsonl")
 

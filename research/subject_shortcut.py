@@ -46,11 +46,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from cmpl.commands.evaluate import load_method, load_run, score_run_unlabeled
 from cmpl.commands.predict import predict_videos
 from cmpl.data.annotations import VideoRecord, read_path_label_list
 from cmpl.data.splits import subject_by_pattern
 from cmpl.engine.run_data import SPLIT_FILES, run_test_records
+from cmpl.inference import load_method, load_run, score_run_unlabeled
 from cmpl.run_files import read_unlabeled_scores
 
 

@@ -9,8 +9,7 @@ import pytest
 import torch
 import yaml
 
-from cmpl.config import SHIPPED_CONFIGS
-from cmpl.config import Config, ConfigError, config_to_dict, load_config, save_config
+from cmpl.config import SHIPPED_CONFIGS, Config, ConfigError, config_to_dict, load_config, save_config
 from cmpl.engine.optim import resolve_iterations
 from cmpl.models import build_model
 

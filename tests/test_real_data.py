@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from cmpl.cli import main
-from cmpl.commands.evaluate import evaluate_run, load_run
+from cmpl.commands.evaluate import evaluate_run
 from cmpl.config import load_config
 from cmpl.data.annotations import VideoRecord, read_class_names, write_class_names, write_path_label_list
 from cmpl.data.augment import ClipAugment
@@ -26,6 +26,7 @@ from cmpl.data.sampling import ClipSpec
 from cmpl.data.splits import balanced_split
 from cmpl.data.synthetic import SYNTHETIC_CLASSES, render_video
 from cmpl.engine.trainer import Trainer
+from cmpl.inference import load_run
 from cmpl.run_files import read_metrics
 from tests.helpers import SHARED_DATA, fast_overrides, load_script
 

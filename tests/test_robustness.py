@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import torch
 
-import cmpl
-from cmpl import cli
+import cmpl.commands.split
+import cmpl.commands.train
 from cmpl.cli import EXIT_STOPPED, main
 from cmpl.config import ConfigError, load_config
 from cmpl.engine import checkpoint
@@ -251,7 +251,7 @@ def test_only_rank_0_prints_the_stop_line(monkeypatch, capsys, rank, printed):
     def stopped(_args):
         raise TrainingStopped("stopped by SIGTERM at iteration 3")
 
-    monkeypatch.setitem(cli.COMMANDS, "train", stopped)
+    monkeypatch.setattr(cmpl.commands.train, "run", stopped)
     monkeypatch.setenv("RANK", rank)
     assert main(["train", "x=1"]) == EXIT_STOPPED
     assert ("stopped by SIGTERM" in capsys.readouterr().err) is printed
@@ -377,7 +377,7 @@ def test_a_bug_is_a_traceback_not_an_error_line(monkeypatch):
     def bug(args):
         raise ValueError("a bug")
 
-    monkeypatch.setitem(cli.COMMANDS, "split", bug)
+    monkeypatch.setattr(cmpl.commands.split, "run", bug)
     with pytest.raises(ValueError, match="a bug"):
         main(["split", "demo"])
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cmpl.config import SHIPPED_CONFIGS
-from cmpl.config import load_config
+from cmpl.config import SHIPPED_CONFIGS, load_config
 from cmpl.data import sampling
 from cmpl.data.sampling import ClipSpec, clip_indices, paired_starts
 

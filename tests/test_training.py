@@ -10,14 +10,13 @@ import pytest
 import torch
 
 from cmpl.cli import main
-from cmpl.config import SHIPPED_CONFIGS
 from cmpl.commands.demo import plan_runs, summarize
-from cmpl.commands.evaluate import load_method, load_run
-from cmpl.config import load_config
+from cmpl.config import SHIPPED_CONFIGS, load_config
 from cmpl.data.annotations import VideoRecord
 from cmpl.engine.checkpoint import load_checkpoint
 from cmpl.engine.trainer import Trainer
 from cmpl.errors import BadValueError
+from cmpl.inference import load_method, load_run
 from cmpl.run_files import read_metrics
 from tests.helpers import fast_overrides
 

@@ -7,7 +7,9 @@ loaders from the video files. Their ratio says how well the data path keeps the 
 
 from __future__ import annotations
 
+import argparse
 import itertools
+import json
 import resource
 import time
 from collections.abc import Iterator
@@ -18,7 +20,8 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from cmpl.config import Config
+from cmpl.commands.arguments import add_config_arguments
+from cmpl.config import Config, load_config
 from cmpl.data.datasets import TrainBatch
 from cmpl.engine.runtime import clip_specs
 from cmpl.engine.trainer import Trainer
@@ -114,3 +117,40 @@ def run_bench(config: Config, steps: int = 20, warmup: int = 5) -> BenchResult:
         tflop_per_step=counter.get_total_flops() / 1e12,
         peak_memory_gib=peak,
     )
+
+
+COMMAND = "bench"
+HELP = "time the training step: compute floor vs end to end from video files"
+DESCRIPTION = (
+    "Times the configured step (a) on random clips already on the device, the compute floor, and (b) fed by "
+    "the real loaders; prints ms/step, their ratio, TFLOP/s and peak memory. Runs in "
+    "<train.output_dir>/bench (its split is written there)."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
+    parser.add_argument(
+        "--steps", type=int, default=20, help="timed steps per measurement (default: %(default)s)"
+    )
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (default: %(default)s)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+
+
+def run(args: argparse.Namespace) -> None:
+    config = load_config(args.config, [*args.overrides, "train.progress=false"])
+    r = run_bench(config, steps=args.steps, warmup=args.warmup)
+    rows = [
+        ("device", r.device),
+        ("clips per step", f"{r.clips_per_step}"),
+        ("compute floor", f"{r.floor_ms:.1f} ms/step"),
+        ("end to end", f"{r.end_to_end_ms:.1f} ms/step"),
+        ("data efficiency", f"{100 * r.data_efficiency:.0f} % of the floor's throughput"),
+        ("work per step", f"{r.tflop_per_step:.3f} TFLOP"),
+        ("floor speed", f"{r.floor_tflops:.2f} TFLOP/s"),
+        ("peak memory", f"{r.peak_memory_gib:.2f} GiB" + (" (process RSS)" if r.device == "cpu" else "")),
+    ]
+    for name, value in rows:
+        print(f"{name:<16} {value}")
+    if args.json:
+        args.json.write_text(json.dumps(r.to_dict(), indent=1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from cmpl.data.synthetic import make_synthetic
@@ -14,3 +15,19 @@ def make_synthetic_dataset(root: Path, train_per_class: int, test_per_class: int
     return make_synthetic(
         root, train_per_class=train_per_class, test_per_class=test_per_class, seed=seed, progress=True
     )
+
+
+COMMAND = "make-synthetic"
+HELP = "write the embedded synthetic action-video dataset"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("root", type=Path, help="output folder")
+    parser.add_argument("--train-per-class", type=int, default=60, help="default: %(default)s")
+    parser.add_argument("--test-per-class", type=int, default=20, help="default: %(default)s")
+    parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+
+
+def run(args: argparse.Namespace) -> None:
+    root = make_synthetic_dataset(args.root, args.train_per_class, args.test_per_class, args.seed)
+    print(f"synthetic dataset ready in {root} (train.txt, test.txt, classes.txt)")

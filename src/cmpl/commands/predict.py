@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from cmpl.commands.evaluate import TrainedRun
+from cmpl.commands.arguments import add_device_argument, add_views_argument
 from cmpl.data.annotations import VideoRecord
 from cmpl.data.augment import ClipAugment
 from cmpl.data.decode import VideoDecodeError
 from cmpl.engine.evaluate import predict_video_probs
+from cmpl.inference import TrainedRun, load_run
 
 __all__ = ["Prediction", "predict_videos"]
 
@@ -40,3 +44,28 @@ def predict_videos(
         names = [run.class_names[j] for j in top.indices.tolist()]
         answers.append(Prediction(Path(path), list(zip(names, top.values.tolist(), strict=True))))
     return answers
+
+
+COMMAND = "predict"
+HELP = "top-k labels of video files with a run's primary network"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", type=Path, help="a finished run's folder")
+    parser.add_argument("videos", type=Path, nargs="+")
+    add_views_argument(parser)
+    parser.add_argument("--top-k", type=int, default=5, help="default: %(default)s")
+    add_device_argument(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    trained = load_run(args.run_dir, args.device)
+    clips, crops = args.views or (trained.config.eval.num_clips, trained.config.eval.num_crops)
+    answers = predict_videos(trained, args.videos, clips, crops, args.top_k)
+    for a in answers:
+        if a.error:
+            print(f"error: {a.error}", file=sys.stderr)
+        else:
+            top = [{"label": n, "prob": round(p, 4)} for n, p in a.top]
+            print(json.dumps({"video": str(a.video), "top": top}))
+    return 1 if any(a.error for a in answers) else 0

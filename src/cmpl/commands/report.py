@@ -5,7 +5,9 @@ Each figure writes its PNG and the numbers behind it (same name, ``.json``) and 
 
 from __future__ import annotations
 
+import argparse
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -13,9 +15,10 @@ from typing import Any
 
 from cmpl.analysis import paper_figures as pf
 from cmpl.analysis.run_report import write_run_report
-from cmpl.commands.evaluate import load_run, score_test_set
+from cmpl.commands.arguments import add_device_argument, add_views_argument
+from cmpl.inference import load_run, score_test_set
 
-__all__ = ["class_gap", "cross_accuracy", "gain", "pseudo_labels", "run", "sweep", "temporal"]
+__all__ = ["class_gap", "cross_accuracy", "gain", "one_run", "pseudo_labels", "sweep", "temporal"]
 
 
 def _save_numbers(output: Path, numbers: Any) -> str:
@@ -23,7 +26,7 @@ def _save_numbers(output: Path, numbers: Any) -> str:
     return f"wrote {output} and {output.with_suffix('.json')}"
 
 
-def run(run_dir: Path) -> list[str]:
+def one_run(run_dir: Path) -> list[str]:
     """One run's training curves, per-class accuracy and confusion matrix, into ``run_dir/report``."""
     return [f"wrote {path}" for path in write_run_report(run_dir)]
 
@@ -116,3 +119,89 @@ def gain(
         f"least-squares slope {result.slope:.1f} points of gain per unit of auxiliary accuracy",
         _save_numbers(output, asdict(result)),
     ]
+
+
+COMMAND = "report"
+HELP = "plots of a run, and the paper's figures (1, 2, 4, 5, 6, 7) from finished runs"
+DESCRIPTION = (
+    "Draws one of the paper's figures from finished runs and writes the PNG and its numbers (same name, "
+    ".json). docs/configs.md lists the runs each figure needs. 'cmpl report RUN' is 'cmpl report run RUN'."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    figures = parser.add_subparsers(dest="figure", required=True, metavar="FIGURE")
+    f = figures.add_parser(
+        "run", help="one run's training curves, per-class accuracy and confusion matrix (also: report RUN)"
+    )
+    f.set_defaults(draw=lambda a: one_run(a.run_dir))
+    f.add_argument("run_dir", type=Path)
+    f = figures.add_parser(
+        "class-gap", help="Fig. 1: per-class accuracy of a small minus a large network, both supervised"
+    )
+    f.set_defaults(draw=lambda a: class_gap(a.small_run, a.large_run, a.output))
+    f.add_argument("small_run", type=Path, help="supervised run of the small network (e.g. r50_w0.25)")
+    f.add_argument("large_run", type=Path, help="supervised run of the large network (e.g. r50)")
+    f.add_argument("-o", "--output", type=Path, default=Path("fig1_class_gap.png"))
+    f = figures.add_parser(
+        "pseudo-labels", help="Fig. 2: correct pseudo-labels / unlabeled clips over training, per run"
+    )
+    f.set_defaults(draw=lambda a: pseudo_labels(a.runs, a.output))
+    f.add_argument(
+        "runs",
+        type=Path,
+        nargs="+",
+        help="CMPL or FixMatch runs trained with train.score_unlabeled_every > 0",
+    )
+    f.add_argument("-o", "--output", type=Path, default=Path("fig2_pseudo_labels.png"))
+    f = figures.add_parser(
+        "cross-accuracy", help="Fig. 6: accuracy on the clips CMPL's auxiliary labels (eval-mode scorings)"
+    )
+    f.set_defaults(draw=lambda a: cross_accuracy(a.run, a.output, a.fixmatch_run))
+    f.add_argument("run", type=Path, help="a CMPL run trained with train.score_unlabeled_every > 0")
+    f.add_argument(
+        "fixmatch_run",
+        type=Path,
+        nargs="?",
+        help="a FixMatch run of the same split, scored at the same steps",
+    )
+    f.add_argument("-o", "--output", type=Path, default=Path("fig6_cross_accuracy.png"))
+    f = figures.add_parser("sweep", help="Fig. 4: top-1 against one config value across runs")
+    f.set_defaults(draw=lambda a: sweep(a.key, a.runs, a.output))
+    f.add_argument("key", help="dotted config key, e.g. method.threshold")
+    f.add_argument("runs", type=Path, nargs="+", help="finished runs that differ in KEY")
+    f.add_argument("-o", "--output", type=Path, default=Path("fig4_sweep.png"))
+    f = figures.add_parser(
+        "temporal", help="Fig. 5: accuracy drop when the frames are re-sampled with a growing stride"
+    )
+    f.set_defaults(draw=lambda a: temporal(a.runs, a.strides, a.views, a.device, a.output))
+    f.add_argument("runs", type=Path, nargs="+", help="finished runs; each one's primary network is scored")
+    f.add_argument("--strides", type=int, nargs="+", default=[1, 2, 4, 8], help="default: %(default)s")
+    add_views_argument(f)
+    add_device_argument(f)
+    f.add_argument("-o", "--output", type=Path, default=Path("fig5_temporal.png"))
+    f = figures.add_parser(
+        "gain", help="Fig. 7: CMPL's per-class gain over FixMatch against the auxiliary's accuracy"
+    )
+    f.set_defaults(draw=lambda a: gain(a.cmpl_run, a.fixmatch_run, a.auxiliary_run, a.bin_width, a.output))
+    f.add_argument("cmpl_run", type=Path)
+    f.add_argument("fixmatch_run", type=Path)
+    f.add_argument("auxiliary_run", type=Path, help="supervised run whose primary is the auxiliary network")
+    f.add_argument("--bin-width", type=float, default=0.05, help="default: %(default)s")
+    f.add_argument("-o", "--output", type=Path, default=Path("fig7_gain.png"))
+
+
+FIGURES = ("run", "class-gap", "pseudo-labels", "cross-accuracy", "sweep", "temporal", "gain")
+"""The figure names ``add_arguments`` registers, for ``shorthand``."""
+
+
+def shorthand(argv: Sequence[str]) -> list[str]:
+    """``report RUN`` means ``report run RUN``: one run needs no figure name."""
+    if argv and not argv[0].startswith("-") and argv[0] not in FIGURES:
+        return ["run", *argv]
+    return list(argv)
+
+
+def run(args: argparse.Namespace) -> None:
+    for line in args.draw(args):
+        print(line)
