@@ -1,7 +1,7 @@
 """Pool the seeds of several settings of the evidence log and say whether any method is ranked.
 
 Settings logged apart (e06's seeds 0-2 and e16's seeds 3-7 of one recipe) are read as one: per method its
-top-1 per seed, mean ± population standard deviation (as ``cmpl demo`` prints it), and for every pair of
+top-1 per seed, mean ± sample standard deviation (as ``cmpl demo`` prints it), and for every pair of
 methods the per-seed difference as mean ± standard error (sample standard deviation over √n, over the seeds
 both ran). Seeds pair runs that share their initialisation and augmentation stream, so the differences are
 less noisy than the means. Each pair gets its two-sided p-value (Student's t, seeds - 1 degrees of freedom)
@@ -107,9 +107,8 @@ def main() -> None:
     for method, seeds in pooled.items():
         m = methods[method]
         per_seed = " / ".join(f"{v:.1f}" for v in seeds.values())
-        print(
-            f"{method:<{width}}{m['top1_mean']:6.1f} ± {m['top1_std']:.1f}   seeds {list(seeds)}: {per_seed}"
-        )
+        spread = f" ± {m['top1_std']:.1f}" if m["top1_std"] is not None else ""
+        print(f"{method:<{width}}{m['top1_mean']:6.1f}{spread}   seeds {list(seeds)}: {per_seed}")
         if "pseudo_label_accuracy" in m:
             print(
                 f"{'':<{width}}pseudo-labels: {m['pseudo_label_mask']:.1f} % of clips, "

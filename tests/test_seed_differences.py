@@ -38,7 +38,7 @@ def test_p_values_fall_with_t_and_approach_the_normal_with_many_seeds():
 
 def test_demo_pairs_methods_by_seed_and_ranks_only_what_the_seeds_support():
     """fixmatch - supervised per seed: +2, +1, +4 (mean 7/3, sample std 1.53, standard error 0.88), though the
-    means differ by 2.3 with population standard deviations of 8.2 and 7.0. With 3 seeds a 95 % interval
+    means differ by 2.3 with sample standard deviations of 8.5 and 10.0. With 3 seeds a 95 % interval
     needs 4.3 standard errors: 2.64 of them is not a ranking (p = 0.118), 5 would be."""
     top1 = {"supervised": {0: 58.0, 1: 49.0, 2: 66.0}, "fixmatch": {2: 70.0, 0: 60.0, 1: 50.0}, "cmpl": {}}
     differences = seed_differences(top1)
