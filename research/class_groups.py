@@ -45,13 +45,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+from common import APPEARANCE_CLASSES, MOTION_CLASSES, MOTION_PAIRS, in_demo_order, sign_test_p
 
 from cmpl.analysis.paper_figures import ClassAccuracy, read_class_accuracy
-from cmpl.analysis.seed_differences import format_differences, seed_differences, sign_test_p
-from cmpl.commands.demo import in_demo_order
+from cmpl.analysis.seed_differences import format_differences, seed_differences
 from cmpl.config import load_config
 from cmpl.data.annotations import read_class_names
-from cmpl.data.synthetic import APPEARANCE_CLASSES, MOTION_CLASSES, MOTION_PAIRS
 from cmpl.engine.run_data import SPLIT_FILES
 from cmpl.errors import MissingFileError
 from cmpl.inference import load_method, load_run, score_run_unlabeled, score_test_set

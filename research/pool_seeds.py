@@ -30,8 +30,10 @@ import argparse
 import json
 from pathlib import Path
 
+from common import in_demo_order
+
 from cmpl.analysis.seed_differences import RANKED_BELOW, format_differences, seed_differences
-from cmpl.commands.demo import in_demo_order, summarize
+from cmpl.commands.demo import summarize
 
 LOG = Path(__file__).with_name("evidence_log.jsonl")
 

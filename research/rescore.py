@@ -23,9 +23,10 @@ import sys
 import time
 from pathlib import Path
 
+from common import in_demo_order
 from tqdm import tqdm
 
-from cmpl.commands.demo import in_demo_order, pseudo_label_summary
+from cmpl.commands.demo import pseudo_label_summary
 from cmpl.commands.evaluate import evaluate_run
 from cmpl.inference import load_run
 

@@ -14,14 +14,23 @@ import pytest
 from cmpl.commands.demo import pseudo_label_summary
 from cmpl.config import load_config
 from cmpl.data.annotations import write_class_names
-from cmpl.data.synthetic import MOTION_CLASSES, SYNTHETIC_CLASSES
+from cmpl.data.synthetic import SYNTHETIC_CLASSES
 from cmpl.engine.trainer import Trainer
 from tests.helpers import fast_overrides, load_script
 
-class_groups, evidence, network_agreement, pool_seeds, rescore, subject_shortcut = (
+class_groups, common, evidence, network_agreement, pool_seeds, rescore, subject_shortcut = (
     load_script(name)
-    for name in ("class_groups", "evidence", "network_agreement", "pool_seeds", "rescore", "subject_shortcut")
+    for name in (
+        "class_groups",
+        "common",
+        "evidence",
+        "network_agreement",
+        "pool_seeds",
+        "rescore",
+        "subject_shortcut",
+    )
 )
+MOTION_CLASSES = common.MOTION_CLASSES
 
 MOTION, APPEARANCE = SYNTHETIC_CLASSES.index("move_up"), SYNTHETIC_CLASSES.index("circle")
 
@@ -477,3 +486,21 @@ def test_rescore_logs_finished_runs_on_a_new_list_as_a_setting_pool_seeds_reads(
     assert pool_seeds.pooled_top1(["again"], log)["supervised"] == {r["seed"]: r["top1"] for r in rows}
     own = pool_seeds.top1_by_seed(pool_seeds.own_test_set(pool_seeds.pooled_runs(["again"], log)))
     assert own["supervised"] == {r["seed"]: r["top1_own"] for r in rows}  # --own-test-set
+
+
+def test_sign_test_counts_both_tails_of_a_fair_coin():
+    assert common.sign_test_p(6, 7) == pytest.approx(0.125)  # (1 + 7) / 128 per tail
+    assert common.sign_test_p(1, 7) == common.sign_test_p(6, 7)
+    assert common.sign_test_p(16, 18) == pytest.approx(0.0013122, abs=1e-7)  # scipy.stats.binomtest(16, 18)
+    assert common.sign_test_p(2, 4) == common.sign_test_p(0, 0) == 1.0
+    with pytest.raises(ValueError, match="one_way <= seeds"):
+        common.sign_test_p(5, 4)
+
+
+def test_research_class_groups_are_the_renderers():
+    from cmpl.data import synthetic
+
+    assert common.MOTION_CLASSES == synthetic._MOTION_CLASSES
+    assert common.APPEARANCE_CLASSES == synthetic._APPEARANCE_CLASSES
+    assert common.MOTION_PAIRS == synthetic._MOTION_PAIRS
+    assert common.in_demo_order(["x", "cmpl", "supervised"]) == ["supervised", "cmpl", "x"]

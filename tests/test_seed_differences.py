@@ -9,7 +9,6 @@ from cmpl.analysis.seed_differences import (
     format_differences,
     is_ranked,
     seed_differences,
-    sign_test_p,
     two_sided_p,
 )
 from cmpl.commands.demo import format_table, summarize
@@ -59,12 +58,3 @@ def test_demo_pairs_methods_by_seed_and_ranks_only_what_the_seeds_support():
         seed_differences({"a": {s: 0.0 for s in range(10)}, "b": {s: 11.0 + s % 2 for s in range(10)}})
     )
     assert "(10 seeds, p < 0.001: ranked at 95 %)" in strong[1]  # not "p = 0.000"
-
-
-def test_sign_test_counts_both_tails_of_a_fair_coin():
-    assert sign_test_p(6, 7) == pytest.approx(0.125)  # (1 + 7) / 128 per tail
-    assert sign_test_p(1, 7) == sign_test_p(6, 7)
-    assert sign_test_p(16, 18) == pytest.approx(0.0013122, abs=1e-7)  # scipy.stats.binomtest(16, 18)
-    assert sign_test_p(2, 4) == sign_test_p(0, 0) == 1.0
-    with pytest.raises(ValueError, match="one_way <= seeds"):
-        sign_test_p(5, 4)

@@ -18,7 +18,6 @@ __all__ = [
     "is_ranked",
     "p_value",
     "seed_differences",
-    "sign_test_p",
     "two_sided_p",
 ]
 
@@ -60,16 +59,6 @@ def two_sided_p(t: float, df: int) -> float:
     else:
         inside = math.sin(theta) * series
     return min(1.0, max(0.0, 1.0 - inside))
-
-
-def sign_test_p(one_way: int, seeds: int) -> float:
-    """Two-sided exact sign test: the chance that a fair coin over ``seeds`` seeds splits at least as
-    unevenly as ``one_way`` against ``seeds - one_way``. For a tally such as which way a pair of classes
-    collapsed, where a count read alone (6 of 7) looks more decided than it is (p = 0.125)."""
-    if not 0 <= one_way <= seeds:
-        raise ValueError(f"need 0 <= one_way <= seeds, got {one_way} of {seeds}")
-    tail = sum(math.comb(seeds, i) for i in range(min(one_way, seeds - one_way) + 1))
-    return min(1.0, 2 * tail / 2**seeds)
 
 
 def p_value(mean: float, stderr: float, seeds: int) -> float | None:

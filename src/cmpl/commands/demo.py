@@ -34,12 +34,6 @@ DEMO_METHODS = ("supervised", "fixmatch", "cmpl")
 """Cheapest first; the demo schedules them in reverse."""
 
 
-def in_demo_order(methods: Iterable[str]) -> list[str]:
-    """``methods`` with the demo's first, in its order, then any others by name: how tables list methods."""
-    given = set(methods)
-    return [m for m in DEMO_METHODS if m in given] + sorted(given - set(DEMO_METHODS))
-
-
 def pseudo_label_summary(run_dir: Path, tail: float = 0.25) -> dict[str, float]:
     """Percent of unlabeled clips that gave the primary network a pseudo-label (``mask``) and a correct one
     (``correct``) over the last ``tail`` of training, where the numbers have settled."""
