@@ -9,7 +9,7 @@ and is called ranked when p < 0.05, i.e. its 95 % interval excludes zero: a stri
 standard errors at few seeds; on e16's eight seeds both give "not ranked".
 EVIDENCE.md's e16 table is
 
-    python benchmarks/pool_seeds.py e06-long-auxiliary-r10-w0.25 e16-long-seeds-3-7
+    python research/pool_seeds.py e06-long-auxiliary-r10-w0.25 e16-long-seeds-3-7
 
 Where every pooled run of a method logged its pseudo-labels (``mask`` and ``correct``, the primary network's
 over the last quarter of training), its line also gives their mean over the runs: the share of unlabeled clips

@@ -1,7 +1,7 @@
 """The scripts behind EVIDENCE.md's figures: what each setting's runs are given (evidence.py), how pseudo-labels
 split over the synthetic class groups (class_groups.py), whether pooled seeds rank the methods (pool_seeds.py),
-finished runs scored again on a new test list (rescore.py), and labels clustered by subject (subject_shortcut.py). The scripts under benchmarks/ are not a package, so they are loaded
-by path."""
+finished runs scored again on a new test list (rescore.py), and labels clustered by subject (subject_shortcut.py). The scripts under research/ are not a package, so they are loaded
+by path. They test the investigation's tools, not the package, so they run apart: python -m pytest -m research."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from cmpl.data.annotations import write_class_names
 from cmpl.data.synthetic import SYNTHETIC_CLASSES
 from cmpl.engine.trainer import Trainer
 from tests.helpers import fast_overrides, load_script
+
+pytestmark = pytest.mark.research
 
 class_groups, common, evidence, network_agreement, pool_seeds, rescore, subject_shortcut = (
     load_script(name)

@@ -1,5 +1,5 @@
 """Comparing methods seed by seed: the per-seed differences, their Student's t p-values and the ranking rule
-that ``cmpl demo`` and ``benchmarks/pool_seeds.py`` print."""
+that ``cmpl demo`` and ``research/pool_seeds.py`` print."""
 
 from __future__ import annotations
 
