@@ -53,3 +53,30 @@ def test_every_page_is_in_the_nav():
     nav = set(re.findall(r":\s*(\S+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(), re.MULTILINE))
     pages = {p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")}
     assert pages == nav, f"in docs/ but not in the nav: {pages - nav}; in the nav but missing: {nav - pages}"
+
+
+README = (ROOT / "README.md").read_text()
+# pages that other branches of this release add (Python API, pretrained weights, cmpl label); once they are
+# merged the README's links to them resolve, and this set can go
+PENDING = {"docs/api.md", "docs/pretrained.md", "docs/label.md"}
+
+
+def test_readme_is_short_and_starts_with_the_two_commands():
+    assert len(README.splitlines()) <= 150
+    block = re.search(r"```bash\n(.*?)```", README, re.DOTALL).group(1).splitlines()
+    assert block[0].startswith("pip install -e . && cmpl demo ")
+    assert block[1].startswith('pip install -e ".[dev]" && python -m pytest ')
+
+
+def test_ci_runs_the_readmes_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    install = re.search(r'pip install -e "\.\[([\w,]+)\]" && python -m pytest(?:\s|$)', ci)
+    assert install, "the install line of .ci/run no longer ends in the README's python -m pytest"
+    assert {"dev", "docs"} <= set(install.group(1).split(","))
+
+
+def test_readme_links_resolve():
+    links = set(re.findall(r"\]\(([^)#]+)\)", README)) - {""}
+    local = {link for link in links if "://" not in link}
+    missing = {link for link in local if not (ROOT / link).exists()} - PENDING
+    assert local and not missing, f"README links to files that do not exist: {missing}"
