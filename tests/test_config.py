@@ -9,8 +9,7 @@ import pytest
 import torch
 import yaml
 
-from cmpl.config import SHIPPED_CONFIGS
-from cmpl.config import Config, ConfigError, config_to_dict, load_config, save_config
+from cmpl.config import SHIPPED_CONFIGS, Config, ConfigError, config_to_dict, load_config, save_config
 from cmpl.engine.optim import resolve_iterations
 from cmpl.models import build_model
 
@@ -23,12 +22,12 @@ def test_defaults_follow_the_paper():
         5.0,
         5,
     )
-    assert (c.model.primary, c.model.auxiliary) == ("r50", "r50_w0.25")
+    assert (c.model.primary.name, c.model.auxiliary.name) == ("r50", "r50_w0.25")
     assert (
-        c.model.primary_frames,
-        c.model.primary_stride,
-        c.model.auxiliary_frames,
-        c.model.auxiliary_stride,
+        c.model.primary.frames,
+        c.model.primary.stride,
+        c.model.auxiliary.frames,
+        c.model.auxiliary.stride,
     ) == (8, 8, 16, 4)
     assert (c.optim.momentum, c.optim.weight_decay) == (0.9, 1e-4)
     assert (c.eval.num_clips, c.eval.num_crops) == (10, 3)
@@ -38,11 +37,13 @@ def test_defaults_follow_the_paper():
 def test_yaml_and_overrides(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("method:\n  threshold: 0.8\ndata:\n  short_side_range: [300, 340]\n")
-    c = load_config(path, ["method.threshold=0.95", "optim.base_lr=5e-2", "model.temporal_kernels=[3,3,3,3]"])
+    c = load_config(
+        path, ["method.threshold=0.95", "optim.base_lr=5e-2", "model.auxiliary.temporal_kernels=[3,3,3,3]"]
+    )
     assert c.method.threshold == 0.95
     assert c.optim.base_lr == 0.05
     assert c.data.short_side_range == (300, 340)
-    assert c.model.temporal_kernels == (3, 3, 3, 3)
+    assert c.model.auxiliary.temporal_kernels == (3, 3, 3, 3) and c.model.primary.temporal_kernels is None
 
 
 @pytest.mark.parametrize(
@@ -58,6 +59,22 @@ def test_yaml_and_overrides(tmp_path):
         ("schedule.warmup_iterations=5000", "schedule.warmup_iterations: must be below"),
         ("data.crop_size=400", "data.short_side_range: 256 is smaller than data.crop_size"),
         ("threshold", "overrides look like"),
+        ("model.primary=r50", "model.primary: now a block; write model.primary.name=r50"),
+        ("model.auxiliary=r18", "model.auxiliary: now a block; write model.auxiliary.name=r18"),
+        ("model.primary_frames=16", "model.primary_frames: now model.primary.frames"),
+        ("model.auxiliary_stride=2", "model.auxiliary_stride: now model.auxiliary.stride"),
+        ("model.dropout=0.1", "model.dropout: now per network; write model.primary.dropout=... and"),
+        ("model.temporal_kernels=[1,1,3,3]", "model.temporal_kernels: now per network; write model.primary."),
+        ("model.norm_eval=true", "model.norm_eval: now per network; write model.primary.freeze_bn_stats=..."),
+        (
+            "model.primary.name=r999",
+            "model.primary.name: unknown network 'r999'; 'cmpl models' lists the names",
+        ),
+        ("model.auxiliary.name=resnet50", "model.auxiliary.name: unknown network 'resnet50'"),
+        (
+            "model.primary.frame=8",
+            "model.primary.frame: unknown key; allowed: name, frames, stride, init_from",
+        ),
     ],
 )
 def test_bad_values_name_the_key(override, message):
@@ -65,6 +82,45 @@ def test_bad_values_name_the_key(override, message):
         load_config(None, [override])
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_each_network_has_its_own_block():
+    c = load_config(
+        None,
+        [
+            "model.primary.name=r3d_18",
+            "model.primary.frames=16",
+            "model.primary.dropout=0.2",
+            "model.auxiliary.name=r10_w0.125",
+            "model.auxiliary.temporal_kernels=[1,1,3,3]",
+            "model.auxiliary.freeze_bn_stats=true",
+        ],
+    )
+    assert (c.model.primary.name, c.model.primary.frames, c.model.primary.stride) == ("r3d_18", 16, 8)
+    assert c.model.primary.build_options() == {
+        "dropout": 0.2,
+        "freeze_bn_stats": False,
+        "batchnorm_ghost_batch": 0,
+    }
+    assert c.model.auxiliary.build_options()["temporal_kernels"] == (1, 1, 3, 3)
+    assert (c.model.auxiliary.frames, c.model.auxiliary.dropout, c.model.auxiliary.freeze_bn_stats) == (
+        16,
+        0.5,
+        True,
+    )
+    with pytest.raises(ConfigError, match=r"^model.primary.small_input: r3d_18 does not take this option"):
+        load_config(None, ["model.primary.name=r3d_18", "model.primary.small_input=true"])
+
+
+def test_unknown_network_stops_before_the_run_folder_is_touched(tmp_path, capsys):
+    """Issue 42, item 4: one line at config load time, before any split file is written."""
+    from cmpl import cli
+
+    run_dir = tmp_path / "run"
+    status = cli.main(["train", "demo", "model.primary.name=r999", f"train.output_dir={run_dir}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status != 0 and not run_dir.exists()
+    assert err == ["error: model.primary.name: unknown network 'r999'; 'cmpl models' lists the names"]
 
 
 def test_missing_file_and_bad_yaml(tmp_path):
@@ -88,6 +144,13 @@ def test_saved_config_round_trips(tmp_path):
 CONFIGS = SHIPPED_CONFIGS
 
 
+def _build_networks(c: Config) -> None:
+    """Both networks of a config build (on the meta device: no memory, no compute)."""
+    with torch.device("meta"):
+        for network in (c.model.primary, c.model.auxiliary):
+            build_model(network.name, 400, **network.build_options())
+
+
 @pytest.mark.parametrize(
     "path",
     sorted(p for p in CONFIGS.rglob("*.yaml") if not p.name.startswith("_")),
@@ -95,20 +158,23 @@ CONFIGS = SHIPPED_CONFIGS
 )
 def test_every_shipped_config_loads(path):
     c = load_config(path)
-    with torch.device("meta"):  # the names build (no memory, no compute)
-        build_model(c.model.primary, 400, c.model)
-        build_model(c.model.auxiliary, 400, c.model)
+    _build_networks(c)
     assert c.method.name in ("supervised", "fixmatch", "cmpl")
     if path.parent.name in ("kinetics400", "ucf101"):  # the paper's runs
-        assert c.schedule.epochs > 0 and c.model.primary in ("r50", "r18", "r50_w0.25", "slowfast_r50")
-    elif path.parent.name == "weizmann4":  # the demo recipe on real clips: a held-out test split of a plain folder per class
+        assert c.schedule.epochs > 0 and c.model.primary.name in ("r50", "r18", "r50_w0.25", "slowfast_r50")
+    elif (
+        path.parent.name == "weizmann4"
+    ):  # the demo recipe on real clips: a held-out test split of a plain folder per class
         assert c.data.format == "folder" and c.data.test_fraction > 0 and c.schedule.iterations > 0
 
 
 def test_analysis_run_differs_from_the_supervised_baseline_only_in_the_network():
     small = config_to_dict(load_config(CONFIGS / "kinetics400" / "supervised_r50w025_1pct.yaml"))
     large = config_to_dict(load_config(CONFIGS / "kinetics400" / "supervised_r50_1pct.yaml"))
-    assert small["model"].pop("primary") == "r50_w0.25" and large["model"].pop("primary") == "r50"
+    assert (
+        small["model"]["primary"].pop("name") == "r50_w0.25"
+        and large["model"]["primary"].pop("name") == "r50"
+    )
     assert small["train"].pop("output_dir") != large["train"].pop("output_dir")
     assert small == large
 
@@ -213,9 +279,7 @@ def test_configs_readme_names_only_shipped_configs():
 def test_every_override_line_of_the_configs_readme_validates(overrides):
     """Each override set in docs/configs.md, on the ablation base, loads and builds its networks."""
     c = load_config(CONFIGS / "kinetics400" / "ablation_base.yaml", overrides.split())
-    with torch.device("meta"):
-        build_model(c.model.primary, 400, c.model)
-        build_model(c.model.auxiliary, 400, c.model)
+    _build_networks(c)
 
 
 def test_demo_long_is_the_demo_recipe_with_more_iterations_at_the_papers_ratio():

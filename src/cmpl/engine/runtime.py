@@ -29,8 +29,8 @@ def clip_specs(config: Config, roles: tuple[str, ...]) -> list[ClipSpec]:
     """Frames x stride per network role: 8x8 for F and 16x4 for A by default (paper Sec. 4.1)."""
     m = config.model
     table = {
-        "primary": ClipSpec(m.primary_frames, m.primary_stride),
-        "auxiliary": ClipSpec(m.auxiliary_frames, m.auxiliary_stride),
+        "primary": ClipSpec(m.primary.frames, m.primary.stride),
+        "auxiliary": ClipSpec(m.auxiliary.frames, m.auxiliary.stride),
     }
     return [table[r] for r in roles]
 

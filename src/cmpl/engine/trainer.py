@@ -53,13 +53,25 @@ pre-empted on one machine may resume on another with more cores, less memory or 
 
 def config_changes(saved: dict[str, Any], current: dict[str, Any], sections: tuple[str, ...]) -> list[str]:
     """``section.key (saved -> current)`` for every key of ``sections`` whose value differs, except
-    :data:`RESUME_FREE_KEYS`."""
-    return [
-        f"{section}.{key} ({saved.get(section, {}).get(key)!r} -> {value!r})"
-        for section in sections
-        for key, value in current[section].items()
-        if saved.get(section, {}).get(key) != value and f"{section}.{key}" not in RESUME_FREE_KEYS
-    ]
+    :data:`RESUME_FREE_KEYS`; nested blocks (``model.primary``) are compared key by key."""
+
+    def flat(values: Any, prefix: str) -> dict[str, Any]:
+        if not isinstance(values, dict):
+            return {prefix: values}
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            out.update(flat(value, f"{prefix}.{key}"))
+        return out
+
+    changes = []
+    for section in sections:
+        before, after = flat(saved.get(section, {}), section), flat(current[section], section)
+        changes += [
+            f"{key} ({before.get(key)!r} -> {value!r})"
+            for key, value in after.items()
+            if before.get(key) != value and key not in RESUME_FREE_KEYS
+        ]
+    return changes
 
 
 @dataclass
