@@ -253,6 +253,9 @@ class OptimConfig:
     momentum: float = field(default=0.9, metadata=_range(0, 1))
     weight_decay: float = field(default=1e-4, metadata=_range(0))
     nesterov: bool = False
+    # learning-rate multiplier of the parameters a network's init_from loaded (fine-tuning); the rest (a new
+    # classifier, a network without init_from) keep the base rate
+    pretrained_lr_scale: float = field(default=1.0, metadata=_range(0))
 
 
 @dataclass
