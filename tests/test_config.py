@@ -161,7 +161,11 @@ def test_every_shipped_config_loads(path):
     _build_networks(c)
     assert c.method.name in ("supervised", "fixmatch", "cmpl")
     if path.parent.name in ("kinetics400", "ucf101"):  # the paper's runs
-        assert c.schedule.epochs > 0 and c.model.primary.name in ("r50", "r18", "r50_w0.25", "slowfast_r50")
+        everything_labeled = (
+            c.data.labeled_per_class == 0 and not c.data.unlabeled_format
+        )  # Table A1's init rows
+        assert c.schedule.epochs > 0 or everything_labeled
+        assert c.model.primary.name in ("r50", "r18", "r50_w0.25", "slowfast_r50")
     elif (
         path.parent.name == "weizmann4"
     ):  # the demo recipe on real clips: a held-out test split of a plain folder per class
@@ -177,6 +181,27 @@ def test_analysis_run_differs_from_the_supervised_baseline_only_in_the_network()
     )
     assert small["train"].pop("output_dir") != large["train"].pop("output_dir")
     assert small == large
+
+
+def test_table_a1_init_rows_differ_only_in_the_primarys_starting_weights():
+    random = config_to_dict(load_config("ucf101/supervised_r50_random_init"))
+    imagenet = config_to_dict(load_config("ucf101/supervised_r50_imagenet_init"))
+    assert imagenet["model"]["primary"].pop("init_from") == "torchvision:ResNet50_Weights.IMAGENET1K_V1"
+    assert random["model"]["primary"].pop("init_from") == ""
+    assert random["train"].pop("output_dir") != imagenet["train"].pop("output_dir")
+    assert random == imagenet
+    assert (random["data"]["labeled_per_class"], random["method"]["name"]) == (0, "supervised")
+
+
+def test_folder_config_fine_tunes_a_kinetics_network_at_its_own_input():
+    from cmpl.models import get_model_entry
+
+    c = load_config("folder/finetune_r3d18")
+    spec = get_model_entry(c.model.primary.name).input
+    assert c.data.format == "folder" and c.data.test_fraction > 0
+    assert c.model.primary.init_from == "torchvision:R3D_18_Weights.KINETICS400_V1"
+    assert (c.model.primary.frames, c.data.crop_size, c.eval.crop_size) == (spec.frames, spec.crop_size, 112)
+    assert c.optim.pretrained_lr_scale < 1 and c.model.auxiliary.init_from == ""
 
 
 def test_paper_recipes_differ_where_the_paper_says():

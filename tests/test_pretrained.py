@@ -241,6 +241,18 @@ def _bad(tmp_path, what: str) -> tuple[str, str]:
         del state["layer4.1.conv2.0.weight"]
         torch.save(state, tmp_path / "w.pt")
         return str(tmp_path / "w.pt"), "r3d_18"
+    if what == "not_a_run":
+        return str(tmp_path), "r3d_18"
+    if what == "pick":
+        torch.save(video.r3d_18(weights=None).state_dict(), tmp_path / "w.pt")
+        return f"{tmp_path / 'w.pt'}#aux", "r3d_18"
+    if what == "no_role":
+        state = {f"networks.primary.{k}": v for k, v in build_model("r10_w0.125", 5).state_dict().items()}
+        torch.save({"method": state, "config": {}}, tmp_path / "w.pt")
+        return f"{tmp_path / 'w.pt'}#auxiliary", "r10_w0.125"
+    if what == "unreadable":
+        (tmp_path / "w.pt").write_bytes(b"not a checkpoint")
+        return str(tmp_path / "w.pt"), "r3d_18"
     if what == "weights_name":
         return "torchvision:R3D_18_Weights.KINETICS9000", "r3d_18"
     raise AssertionError(what)
@@ -255,7 +267,11 @@ BAD = {
     "a state dict of tensors",
     "wrong_network": "{p}: imagenet2d weights; r3d_18 loads torchvision, cmpl (docs/pretrained.md)",
     "extra": "{p}: layer5.weight has no place in r3d_18 (torchvision weights)",
-    "lacking": "{p}: 1 tensors of r3d_18 are not in the checkpoint, e.g. net.layer4.1.conv2.0.weight",
+    "lacking": "{p}: the checkpoint lacks 1 of r3d_18's tensors, e.g. net.layer4.1.conv2.0.weight",
+    "not_a_run": "{p}: a folder, but not a cmpl run with checkpoints/last.pt",
+    "pick": "{p}: #aux: pick #primary or #auxiliary",
+    "no_role": "{p}: this cmpl run has no auxiliary network (pick #primary)",
+    "unreadable": "{p}: not a readable checkpoint (not a file torch.save wrote)",
     "weights_name": "torchvision:R3D_18_Weights.KINETICS9000: not a torchvision weights name (e.g. "
     "R3D_18_Weights.KINETICS400_V1)",
 }

@@ -108,9 +108,11 @@ def _torch_load(path: Path, source: str) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         found = re.search(r"[Uu]nsupported (?:global: )?GLOBAL ([\w.]+)", str(e))
-        what = f"it names {found.group(1)}" if found else "it holds more than tensors"
+        if found is None:  # not a pickle of torch.save at all
+            raise WeightsError(f"{source}: not a readable checkpoint (not a file torch.save wrote)") from None
         raise WeightsError(
-            f"{source}: refused: the pickle holds more than tensors ({what}); save a state dict of tensors"
+            f"{source}: refused: the pickle holds more than tensors (it names {found.group(1)}); save a state "
+            "dict of tensors"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as e:
         text = str(e).strip()
@@ -393,7 +395,7 @@ def match_weights(
     missing = [k for k in missing if k not in counters]
     if missing:
         raise WeightsError(
-            f"{source}: {len(missing)} tensors of {label} are not in the checkpoint, e.g. {missing[0]}"
+            f"{source}: the checkpoint lacks {len(missing)} of {label}'s tensors, e.g. {missing[0]}"
         )
     for key in counters:
         report.skipped[key] = "not in the checkpoint, kept"
