@@ -75,6 +75,8 @@ def test_yaml_and_overrides(tmp_path):
             "model.primary.frame=8",
             "model.primary.frame: unknown key; allowed: name, frames, stride, init_from",
         ),
+        ("model.primary.name=mvit_v2_s", "model.primary.frames: mvit_v2_s takes exactly 16 frames"),
+        ("model.auxiliary.name=mvit_v1_b", "eval.crop_size: mvit_v1_b takes exactly 224 x 224 crops"),
     ],
 )
 def test_bad_values_name_the_key(override, message):

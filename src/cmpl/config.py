@@ -527,6 +527,16 @@ def _check_networks(config: Config) -> None:
             raise ConfigError(
                 f"model.{role}.name: unknown network {network.name!r}; 'cmpl models' lists the names"
             ) from None
+        spec = entry.input
+        if spec.exact and network.frames != spec.frames:
+            raise ConfigError(f"model.{role}.frames: {network.name} takes exactly {spec.frames} frames")
+        for key in ("data.crop_size", "eval.crop_size"):
+            section, name = key.split(".")
+            crop = getattr(getattr(config, section), name)
+            if spec.exact and crop != spec.crop_size:
+                raise ConfigError(
+                    f"{key}: {network.name} takes exactly {spec.crop_size} x {spec.crop_size} crops"
+                )
         unknown = sorted(set(network.build_options()) - entry.options)
         if unknown:
             raise ConfigError(

@@ -46,6 +46,7 @@ class InputSpec:
     crop_size: int
     mean: tuple[float, float, float] = (0.45, 0.45, 0.45)
     std: tuple[float, float, float] = (0.225, 0.225, 0.225)
+    exact: bool = False  # the network takes no other frame count or crop (fixed positional embeddings)
 
 
 Builder = Callable[..., nn.Module]
