@@ -409,3 +409,18 @@ def test_a_run_starts_from_init_from_and_resumes_bit_exactly(tiny_synthetic, tmp
     final = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")["method"]
     again = load_checkpoint(checkpoints / "last.pt")["method"]
     assert all(torch.equal(final[k], again[k]) for k in final)
+
+
+def test_each_network_gets_its_own_input_normalisation():
+    from cmpl.engine.runtime import input_normalizer
+
+    config = load_config(None, ["model.primary.name=r3d_18"])
+    clips = torch.full((1, 2, 3, 4, 4), 255, dtype=torch.uint8)  # (B, T, C, H, W)
+    primary, auxiliary = (
+        input_normalizer(config, "primary")(clips),
+        input_normalizer(config, "auxiliary")(clips),
+    )
+    assert primary[0, 0, 0, 0, 0].item() == pytest.approx((1 - 0.43216) / 0.22803)  # torchvision's Kinetics
+    assert auxiliary[0, 0, 0, 0, 0].item() == pytest.approx(
+        (1 - 0.45) / 0.225
+    )  # the 3D-ResNets' (PySlowFast)

@@ -33,7 +33,15 @@ from cmpl.engine.metrics import MetricWriter, RunningMean, pooled_pseudo_label_a
 from cmpl.engine.optim import build_optimizer, build_scheduler, iterations_per_epoch, resolve_iterations
 from cmpl.engine.run_data import RunData, prepare_run_data
 from cmpl.engine.run_folder import claim_run_folder, truncate_metrics
-from cmpl.engine.runtime import clip_specs, enabled_on, resolve_device, test_clips, test_records, use_amp
+from cmpl.engine.runtime import (
+    clip_specs,
+    enabled_on,
+    input_normalizer,
+    resolve_device,
+    test_clips,
+    test_records,
+    use_amp,
+)
 from cmpl.engine.stop import StopSignals
 from cmpl.engine.streams import endless_loader
 from cmpl.engine.unlabeled_scores import score_unlabeled, scored_videos, write_scores
@@ -160,6 +168,8 @@ class Trainer:
         self.step_fn = self._wrap_for_training(self.method)
         d = config.data
         self.augment = ClipAugment(d.randaugment_ops, d.randaugment_magnitude, d.cutout_ratio)
+        # each network's own input normalisation (its registry entry's mean and std)
+        self.normalizers = {role: input_normalizer(config, role) for role in self.method.roles}
         self.progress = _Progress()
         # supervised warm-up: the unlabeled stream is not even read before this iteration
         self.unlabeled_start = round(config.method.supervised_warmup * config.schedule.iterations)
@@ -262,14 +272,14 @@ class Trainer:
     def _to_device(self, clips: torch.Tensor) -> torch.Tensor:
         return clips.to(self.device, non_blocking=True)
 
-    def _model_input(self, clips: torch.Tensor) -> torch.Tensor:
+    def _model_input(self, clips: torch.Tensor, role: str = "primary") -> torch.Tensor:
         layout = torch.channels_last_3d if self.channels_last else torch.contiguous_format
-        return self.augment.normalize(clips, layout)
+        return self.normalizers[role](clips, layout)
 
     def _labeled_batch(self, batch: TrainBatch) -> LabeledBatch:
         flip = self.augment.flip if self.config.data.horizontal_flip else (lambda clips: clips)
         views = {
-            role: self._model_input(flip(self._to_device(c)))
+            role: self._model_input(flip(self._to_device(c)), role)
             for role, c in zip(self.method.roles, batch.clips, strict=True)
         }
         return LabeledBatch(views, self._to_device(batch.label))
@@ -278,8 +288,8 @@ class Trainer:
         weak, strong = {}, {}
         for role, clips in zip(self.method.roles, batch.clips, strict=True):
             clips = self._to_device(clips)
-            weak[role] = self._model_input(clips)
-            strong[role] = self._model_input(self.augment.strong(clips))
+            weak[role] = self._model_input(clips, role)
+            strong[role] = self._model_input(self.augment.strong(clips), role)
         labels = batch.label  # checked on the host: on the device the check would wait for the GPU
         truth = self._to_device(labels) if bool((labels >= 0).all()) else None
         return UnlabeledBatch(weak, strong, truth)
@@ -497,7 +507,7 @@ class Trainer:
             self.config,
             num_classes=self.data.num_classes,
             device=self.device,
-            normalize=self._model_input,
+            normalize={role: (lambda c, r=role: self._model_input(c, r)) for role in self.method.roles},
             amp=self.amp,
         )
         if not distributed.is_main():
