@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from cmpl.models import build_model, model_names, parse_model_name
+from cmpl.models import build_model, get_model_entry, model_names, parse_model_name, register_model, registry
 
 
 def _params(model: torch.nn.Module) -> int:
@@ -63,8 +63,7 @@ def test_quarter_width_auxiliary_is_about_2_2m_parameters():
     assert _params(build_model("r50_w0.25", num_classes=400)) == pytest.approx(2.2e6, rel=0.02)
 
 
-PAPER_NAMES = [n for n in model_names() if n.startswith(("r", "slow")) and not n.startswith("r3d")]
-PAPER_NAMES.remove("r2plus1d_18")
+PAPER_NAMES = [n for n in model_names() if "torchvision" not in get_model_entry(n).formats]
 
 
 @pytest.mark.parametrize("name", PAPER_NAMES)
@@ -159,3 +158,30 @@ def test_freeze_bn_stats_keeps_batchnorm_on_running_statistics():
     x = torch.randn(4, 3, 2, 32, 32)
     with torch.no_grad():
         assert torch.allclose(model.features(x)[:2], model.features(x[:2]), atol=1e-5)  # no batch dependence
+
+
+def test_a_new_family_joins_with_one_decorator_and_one_builder(monkeypatch):
+    """timm's register_model: the name builds, is listed, and a config may name it for F or A."""
+    from cmpl.config import load_config
+    from cmpl.models import InputSpec, VideoNet
+
+    monkeypatch.setattr(registry, "_ENTRIES", dict(registry._ENTRIES))
+
+    class Frames2d(VideoNet):
+        def __init__(self, num_classes: int, **common) -> None:
+            super().__init__(8, num_classes, **common)
+            self.conv = torch.nn.Conv2d(3, 8, 3)
+
+        def features(self, x: torch.Tensor) -> torch.Tensor:  # each frame apart, then averaged
+            frames = self.conv(x.transpose(1, 2).flatten(0, 1)).mean(dim=(2, 3))
+            return frames.view(x.shape[0], x.shape[2], -1).mean(dim=1)
+
+    @register_model(input=InputSpec(4, 32))
+    def frames2d(name: str, num_classes: int, **options) -> Frames2d:
+        return Frames2d(num_classes, **options)
+
+    assert "frames2d" in model_names()
+    assert build_model("frames2d", 3, dropout=0.1)(torch.randn(2, 3, 4, 32, 32)).shape == (2, 3)
+    assert load_config(None, ["model.auxiliary.name=frames2d"]).model.auxiliary.name == "frames2d"
+    with pytest.raises(ValueError, match="frames2d does not take the option small_input"):
+        build_model("frames2d", 3, small_input=True)

@@ -63,9 +63,6 @@ class ModelEntry:
     options: frozenset[str]  # keyword options the builder takes
     pattern: re.Pattern[str] | None = None  # a family: any name that matches builds with this entry
 
-    def build(self, num_classes: int, name: str | None = None, **options: Any) -> nn.Module:
-        return build_model(name or self.name, num_classes, **options)
-
 
 _ENTRIES: dict[str, ModelEntry] = {}
 _FAMILIES: list[ModelEntry] = []
