@@ -169,21 +169,31 @@ def test_pytorchvideo_and_pyslowfast_checkpoints_give_pytorchvideos_logits(tmp_p
 
 
 # ------------------------------------------------------------------------------ (c) ImageNet inflation
-@pytest.mark.parametrize(("name", "frames"), [("r50", 37), ("slow_r50", 19)])  # 2 x the temporal radius + 1
-def test_imagenet_resnet50_inflates_to_the_2d_networks_features_on_a_still_clip(tmp_path, name, frames):
-    """A kernel of temporal size t gets the 2D weights / t, so on identical frames every frame whose temporal
-    receptive field stays inside the clip (the middle one: zero padding at the ends) has the 2D features."""
+@pytest.fixture(scope="module")
+def imagenet_resnet50(tmp_path_factory) -> tuple[nn.Module, Path]:
+    """torchvision's 2D ResNet-50 with seeded random weights, and its state dict's file."""
     torch.manual_seed(0)
     resnet = _randomize_batchnorm(torchvision.models.resnet50(weights=None)).eval()
-    torch.save(resnet.state_dict(), tmp_path / "resnet50.pth")
+    path = tmp_path_factory.mktemp("imagenet") / "resnet50.pth"
+    torch.save(resnet.state_dict(), path)
+    resnet.fc = nn.Identity()
+    return resnet, path
+
+
+@pytest.mark.parametrize(("name", "frames"), [("r50", 37), ("slow_r50", 19)])  # 2 x the temporal radius + 1
+def test_imagenet_resnet50_inflates_to_the_2d_networks_features_on_a_still_clip(
+    imagenet_resnet50, name, frames
+):
+    """A kernel of temporal size t gets the 2D weights / t, so on identical frames every frame whose temporal
+    receptive field stays inside the clip (the middle one: zero padding at the ends) has the 2D features."""
+    resnet, path = imagenet_resnet50
     ours = _empty(name, 1000)
-    report = load_pretrained(ours, str(tmp_path / "resnet50.pth"), name)
-    assert report.format == "imagenet2d" and len(report.loaded) == len(resnet.state_dict())
+    report = load_pretrained(ours, str(path), name)
+    assert report.format == "imagenet2d" and len(report.loaded) == len(ours.state_dict())
     image = torch.randn(1, 3, 8, 8)
     with torch.no_grad():
         maps = ours.stages(ours.stem(image.unsqueeze(2).expand(-1, -1, frames, -1, -1)))
         middle = maps[:, :, frames // 2].mean(dim=(-2, -1))
-        resnet.fc = nn.Identity()
         _close(middle, resnet(image))
     assert ours.stem[0][0].weight.shape[2] == (5 if name == "r50" else 1)
 
