@@ -34,3 +34,28 @@ def load_script(name: str, folder: str = "research") -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def random_state(manifest: list[tuple[str, list[int]]], seed: int = 0) -> dict:
+    """Seeded random weights for a state dict of these keys and shapes, the same on every machine: Kaiming-
+    scaled kernels, BatchNorm scales near 1 with positive running variances, small biases and means. The
+    pretrained-format tests rebuild a source network's weights from its manifest with this."""
+    import math
+
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, shape in manifest:
+        if key.endswith("num_batches_tracked"):
+            state[key] = torch.tensor(0)
+        elif key.endswith("running_var"):
+            state[key] = torch.rand(shape, generator=g) + 0.5
+        elif len(shape) == 1 and key.endswith(".weight"):
+            state[key] = torch.rand(shape, generator=g) * 0.5 + 0.5
+        elif len(shape) == 1:  # biases, running means
+            state[key] = torch.randn(shape, generator=g) * 0.1
+        else:
+            fan_in = math.prod(shape[1:])
+            state[key] = torch.randn(shape, generator=g) * math.sqrt(2.0 / fan_in)
+    return state

@@ -22,12 +22,12 @@ def test_defaults_follow_the_paper():
         5.0,
         5,
     )
-    assert (c.model.primary, c.model.auxiliary) == ("r50", "r50_w0.25")
+    assert (c.model.primary.name, c.model.auxiliary.name) == ("r50", "r50_w0.25")
     assert (
-        c.model.primary_frames,
-        c.model.primary_stride,
-        c.model.auxiliary_frames,
-        c.model.auxiliary_stride,
+        c.model.primary.frames,
+        c.model.primary.stride,
+        c.model.auxiliary.frames,
+        c.model.auxiliary.stride,
     ) == (8, 8, 16, 4)
     assert (c.optim.momentum, c.optim.weight_decay) == (0.9, 1e-4)
     assert (c.eval.num_clips, c.eval.num_crops) == (10, 3)
@@ -37,11 +37,13 @@ def test_defaults_follow_the_paper():
 def test_yaml_and_overrides(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("method:\n  threshold: 0.8\ndata:\n  short_side_range: [300, 340]\n")
-    c = load_config(path, ["method.threshold=0.95", "optim.base_lr=5e-2", "model.temporal_kernels=[3,3,3,3]"])
+    c = load_config(
+        path, ["method.threshold=0.95", "optim.base_lr=5e-2", "model.auxiliary.temporal_kernels=[3,3,3,3]"]
+    )
     assert c.method.threshold == 0.95
     assert c.optim.base_lr == 0.05
     assert c.data.short_side_range == (300, 340)
-    assert c.model.temporal_kernels == (3, 3, 3, 3)
+    assert c.model.auxiliary.temporal_kernels == (3, 3, 3, 3) and c.model.primary.temporal_kernels is None
 
 
 @pytest.mark.parametrize(
@@ -57,6 +59,24 @@ def test_yaml_and_overrides(tmp_path):
         ("schedule.warmup_iterations=5000", "schedule.warmup_iterations: must be below"),
         ("data.crop_size=400", "data.short_side_range: 256 is smaller than data.crop_size"),
         ("threshold", "overrides look like"),
+        ("model.primary=r50", "model.primary: now a block; write model.primary.name=r50"),
+        ("model.auxiliary=r18", "model.auxiliary: now a block; write model.auxiliary.name=r18"),
+        ("model.primary_frames=16", "model.primary_frames: now model.primary.frames"),
+        ("model.auxiliary_stride=2", "model.auxiliary_stride: now model.auxiliary.stride"),
+        ("model.dropout=0.1", "model.dropout: now per network; write model.primary.dropout=... and"),
+        ("model.temporal_kernels=[1,1,3,3]", "model.temporal_kernels: now per network; write model.primary."),
+        ("model.norm_eval=true", "model.norm_eval: now per network; write model.primary.freeze_bn_stats=..."),
+        (
+            "model.primary.name=r999",
+            "model.primary.name: unknown network 'r999'; 'cmpl models' lists the names",
+        ),
+        ("model.auxiliary.name=resnet50", "model.auxiliary.name: unknown network 'resnet50'"),
+        (
+            "model.primary.frame=8",
+            "model.primary.frame: unknown key; allowed: name, frames, stride, init_from",
+        ),
+        ("model.primary.name=mvit_v2_s", "model.primary.frames: mvit_v2_s takes exactly 16 frames"),
+        ("model.auxiliary.name=mvit_v1_b", "eval.crop_size: mvit_v1_b takes exactly 224 x 224 crops"),
     ],
 )
 def test_bad_values_name_the_key(override, message):
@@ -64,6 +84,45 @@ def test_bad_values_name_the_key(override, message):
         load_config(None, [override])
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_each_network_has_its_own_block():
+    c = load_config(
+        None,
+        [
+            "model.primary.name=r3d_18",
+            "model.primary.frames=16",
+            "model.primary.dropout=0.2",
+            "model.auxiliary.name=r10_w0.125",
+            "model.auxiliary.temporal_kernels=[1,1,3,3]",
+            "model.auxiliary.freeze_bn_stats=true",
+        ],
+    )
+    assert (c.model.primary.name, c.model.primary.frames, c.model.primary.stride) == ("r3d_18", 16, 8)
+    assert c.model.primary.build_options() == {
+        "dropout": 0.2,
+        "freeze_bn_stats": False,
+        "batchnorm_ghost_batch": 0,
+    }
+    assert c.model.auxiliary.build_options()["temporal_kernels"] == (1, 1, 3, 3)
+    assert (c.model.auxiliary.frames, c.model.auxiliary.dropout, c.model.auxiliary.freeze_bn_stats) == (
+        16,
+        0.5,
+        True,
+    )
+    with pytest.raises(ConfigError, match=r"^model.primary.small_input: r3d_18 does not take this option"):
+        load_config(None, ["model.primary.name=r3d_18", "model.primary.small_input=true"])
+
+
+def test_unknown_network_stops_before_the_run_folder_is_touched(tmp_path, capsys):
+    """Issue 42, item 4: one line at config load time, before any split file is written."""
+    from cmpl import cli
+
+    run_dir = tmp_path / "run"
+    status = cli.main(["train", "demo", "model.primary.name=r999", f"train.output_dir={run_dir}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status != 0 and not run_dir.exists()
+    assert err == ["error: model.primary.name: unknown network 'r999'; 'cmpl models' lists the names"]
 
 
 def test_missing_file_and_bad_yaml(tmp_path):
@@ -87,6 +146,13 @@ def test_saved_config_round_trips(tmp_path):
 CONFIGS = SHIPPED_CONFIGS
 
 
+def _build_networks(c: Config) -> None:
+    """Both networks of a config build (on the meta device: no memory, no compute)."""
+    with torch.device("meta"):
+        for network in (c.model.primary, c.model.auxiliary):
+            build_model(network.name, 400, **network.build_options())
+
+
 @pytest.mark.parametrize(
     "path",
     sorted(p for p in CONFIGS.rglob("*.yaml") if not p.name.startswith("_")),
@@ -94,22 +160,50 @@ CONFIGS = SHIPPED_CONFIGS
 )
 def test_every_shipped_config_loads(path):
     c = load_config(path)
-    with torch.device("meta"):  # the names build (no memory, no compute)
-        build_model(c.model.primary, 400, c.model)
-        build_model(c.model.auxiliary, 400, c.model)
+    _build_networks(c)
     assert c.method.name in ("supervised", "fixmatch", "cmpl")
     if path.parent.name in ("kinetics400", "ucf101"):  # the paper's runs
-        assert c.schedule.epochs > 0 and c.model.primary in ("r50", "r18", "r50_w0.25", "slowfast_r50")
-    elif path.parent.name == "weizmann4":  # the demo recipe on real clips: a held-out test split of a plain folder per class
+        everything_labeled = (
+            c.data.labeled_per_class == 0 and not c.data.unlabeled_format
+        )  # Table A1's init rows
+        assert c.schedule.epochs > 0 or everything_labeled
+        assert c.model.primary.name in ("r50", "r18", "r50_w0.25", "slowfast_r50")
+    elif (
+        path.parent.name == "weizmann4"
+    ):  # the demo recipe on real clips: a held-out test split of a plain folder per class
         assert c.data.format == "folder" and c.data.test_fraction > 0 and c.schedule.iterations > 0
 
 
 def test_analysis_run_differs_from_the_supervised_baseline_only_in_the_network():
     small = config_to_dict(load_config(CONFIGS / "kinetics400" / "supervised_r50w025_1pct.yaml"))
     large = config_to_dict(load_config(CONFIGS / "kinetics400" / "supervised_r50_1pct.yaml"))
-    assert small["model"].pop("primary") == "r50_w0.25" and large["model"].pop("primary") == "r50"
+    assert (
+        small["model"]["primary"].pop("name") == "r50_w0.25"
+        and large["model"]["primary"].pop("name") == "r50"
+    )
     assert small["train"].pop("output_dir") != large["train"].pop("output_dir")
     assert small == large
+
+
+def test_table_a1_init_rows_differ_only_in_the_primarys_starting_weights():
+    random = config_to_dict(load_config("ucf101/supervised_r50_random_init"))
+    imagenet = config_to_dict(load_config("ucf101/supervised_r50_imagenet_init"))
+    assert imagenet["model"]["primary"].pop("init_from") == "torchvision:ResNet50_Weights.IMAGENET1K_V1"
+    assert random["model"]["primary"].pop("init_from") == ""
+    assert random["train"].pop("output_dir") != imagenet["train"].pop("output_dir")
+    assert random == imagenet
+    assert (random["data"]["labeled_per_class"], random["method"]["name"]) == (0, "supervised")
+
+
+def test_folder_config_fine_tunes_a_kinetics_network_at_its_own_input():
+    from cmpl.models import get_model_entry
+
+    c = load_config("folder/finetune_r3d18")
+    spec = get_model_entry(c.model.primary.name).input
+    assert c.data.format == "folder" and c.data.test_fraction > 0
+    assert c.model.primary.init_from == "torchvision:R3D_18_Weights.KINETICS400_V1"
+    assert (c.model.primary.frames, c.data.crop_size, c.eval.crop_size) == (spec.frames, spec.crop_size, 112)
+    assert c.optim.pretrained_lr_scale < 1 and c.model.auxiliary.init_from == ""
 
 
 def test_paper_recipes_differ_where_the_paper_says():
@@ -212,9 +306,7 @@ def test_configs_readme_names_only_shipped_configs():
 def test_every_override_line_of_the_configs_readme_validates(overrides):
     """Each override set in docs/configs.md, on the ablation base, loads and builds its networks."""
     c = load_config(CONFIGS / "kinetics400" / "ablation_base.yaml", overrides.split())
-    with torch.device("meta"):
-        build_model(c.model.primary, 400, c.model)
-        build_model(c.model.auxiliary, 400, c.model)
+    _build_networks(c)
 
 
 def test_demo_long_is_the_demo_recipe_with_more_iterations_at_the_papers_ratio():

@@ -1,7 +1,7 @@
 """DDP on the CPU (Gloo): two processes and one process with the same global batch train the same way.
 
 Per-rank BatchNorm statistics would make the two runs differ by design (each rank normalises over its own
-half batch), and SyncBatchNorm has no CPU kernel, so the networks run with ``model.norm_eval=true``;
+half batch), and SyncBatchNorm has no CPU kernel, so the networks run with ``model.*.freeze_bn_stats=true``;
 dropout and the device-side random augmentations are off. What remains is exactly what DDP must get right:
 sharding of both streams, gradient averaging, learning-rate scaling and metric averaging. The losses then
 agree up to float summation order: rtol 1e-4.
@@ -22,8 +22,10 @@ from cmpl.run_files import read_metrics
 from tests.helpers import fast_overrides
 
 DETERMINISTIC = [
-    "model.norm_eval=true",
-    "model.dropout=0",
+    "model.primary.freeze_bn_stats=true",
+    "model.auxiliary.freeze_bn_stats=true",
+    "model.primary.dropout=0",
+    "model.auxiliary.dropout=0",
     "data.randaugment_ops=0",
     "data.cutout_ratio=0",
     "data.horizontal_flip=false",

@@ -134,16 +134,19 @@ def test_ablation_switches_remove_auxiliary_terms():
 
 
 def test_build_method_roles_and_shared_weights():
-    cfg = load_config(None, ["method.name=cmpl", "model.primary=r10_w0.125", "model.auxiliary=r10_w0.125"])
+    cfg = load_config(
+        None, ["method.name=cmpl", "model.primary.name=r10_w0.125", "model.auxiliary.name=r10_w0.125"]
+    )
     method = build_method(cfg, num_classes=4)
     assert set(method.networks) == {"primary", "auxiliary"}
     assert method.networks["primary"] is not method.networks["auxiliary"]
     shared = build_method(
-        load_config(None, ["method.name=cmpl", "method.share_weights=true", "model.primary=r10_w0.125"]), 4
+        load_config(None, ["method.name=cmpl", "method.share_weights=true", "model.primary.name=r10_w0.125"]),
+        4,
     )
     assert shared.networks["primary"] is shared.networks["auxiliary"]
     assert sum(p.numel() for p in shared.parameters()) == sum(p.numel() for p in shared.primary.parameters())
-    sup = build_method(load_config(None, ["method.name=supervised", "model.primary=r10_w0.125"]), 4)
+    sup = build_method(load_config(None, ["method.name=supervised", "model.primary.name=r10_w0.125"]), 4)
     assert set(sup.networks) == {"primary"} and not sup.uses_unlabeled
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from cmpl.models import build_model, model_names, parse_model_name
+from cmpl.models import build_model, get_model_entry, model_names, parse_model_name, register_model, registry
 
 
 def _params(model: torch.nn.Module) -> int:
@@ -63,7 +63,10 @@ def test_quarter_width_auxiliary_is_about_2_2m_parameters():
     assert _params(build_model("r50_w0.25", num_classes=400)) == pytest.approx(2.2e6, rel=0.02)
 
 
-@pytest.mark.parametrize("name", model_names())
+PAPER_NAMES = [n for n in model_names() if "torchvision" not in get_model_entry(n).formats]
+
+
+@pytest.mark.parametrize("name", PAPER_NAMES)
 def test_every_table3_variant_builds_and_runs(name):
     model = build_model(name, num_classes=7).eval()
     with torch.no_grad():
@@ -100,10 +103,18 @@ def test_options_override_the_layout_of_the_name():
     )
 
 
-@pytest.mark.parametrize("name", ["resnet50", "r51", "r50_wide", "r50_w", "slowfast_r18"])
+@pytest.mark.parametrize("name", ["resnet50", "r51", "r50_wide", "r50_w", "slowfast_r18", "r999"])
 def test_bad_names_are_rejected(name):
-    with pytest.raises(ValueError, match="unknown model"):
+    with pytest.raises(ValueError, match=r"unknown model .*'cmpl models' lists the names"):
         build_model(name, 10)
+
+
+def test_every_existing_name_still_builds():
+    for name in ["r10", "r18", "r34", "r50", "r101", "r50_w0.5", "r50_w0.25", "r50_w0.125", "r10_w0.125"]:
+        assert name in model_names()
+    with torch.device("meta"):
+        assert build_model("r10_w0.0625", 3).num_features == 32  # a family name, not listed
+        assert build_model("slow_r18_w0.5", 3).num_features == 256
 
 
 def test_parse_model_name():
@@ -140,10 +151,37 @@ def test_ghost_batch_normalises_each_chunk_of_clips_on_its_own():
         assert torch.equal(model(x), reference)
 
 
-def test_norm_eval_keeps_batchnorm_on_running_statistics():
-    model = build_model("r10_w0.125", 3, norm_eval=True).train()
+def test_freeze_bn_stats_keeps_batchnorm_on_running_statistics():
+    model = build_model("r10_w0.125", 3, freeze_bn_stats=True).train()
     assert all(not m.training for m in model.modules() if isinstance(m, torch.nn.BatchNorm3d))
     assert model.head.training
     x = torch.randn(4, 3, 2, 32, 32)
     with torch.no_grad():
         assert torch.allclose(model.features(x)[:2], model.features(x[:2]), atol=1e-5)  # no batch dependence
+
+
+def test_a_new_family_joins_with_one_decorator_and_one_builder(monkeypatch):
+    """timm's register_model: the name builds, is listed, and a config may name it for F or A."""
+    from cmpl.config import load_config
+    from cmpl.models import InputSpec, VideoNet
+
+    monkeypatch.setattr(registry, "_ENTRIES", dict(registry._ENTRIES))
+
+    class Frames2d(VideoNet):
+        def __init__(self, num_classes: int, **common) -> None:
+            super().__init__(8, num_classes, **common)
+            self.conv = torch.nn.Conv2d(3, 8, 3)
+
+        def features(self, x: torch.Tensor) -> torch.Tensor:  # each frame apart, then averaged
+            frames = self.conv(x.transpose(1, 2).flatten(0, 1)).mean(dim=(2, 3))
+            return frames.view(x.shape[0], x.shape[2], -1).mean(dim=1)
+
+    @register_model(input=InputSpec(4, 32))
+    def frames2d(name: str, num_classes: int, **options) -> Frames2d:
+        return Frames2d(num_classes, **options)
+
+    assert "frames2d" in model_names()
+    assert build_model("frames2d", 3, dropout=0.1)(torch.randn(2, 3, 4, 32, 32)).shape == (2, 3)
+    assert load_config(None, ["model.auxiliary.name=frames2d"]).model.auxiliary.name == "frames2d"
+    with pytest.raises(ValueError, match="frames2d does not take the option small_input"):
+        build_model("frames2d", 3, small_input=True)

@@ -113,11 +113,11 @@ def test_demo_runs_start_over_and_bench_writes_beside_the_run(run_copy):
 
 # ------------------------------------------------------------------------------ 2. resume
 def test_resume_names_each_differing_config_key_and_force_accepts(run_copy, tiny_synthetic):
-    changed = _overrides(tiny_synthetic, run_copy, "method.threshold=0.5", "model.dropout=0.1")
+    changed = _overrides(tiny_synthetic, run_copy, "method.threshold=0.5", "model.primary.dropout=0.1")
     with pytest.raises(ConfigError) as error:
         Trainer(load_config(None, changed), resume=True)
     message = str(error.value)
-    assert "model.dropout (0.5 -> 0.1)" in message and "method.threshold (0.9 -> 0.5)" in message
+    assert "model.primary.dropout (0.5 -> 0.1)" in message and "method.threshold (0.9 -> 0.5)" in message
     Trainer(load_config(None, changed), resume=True, force=True).close()
 
 

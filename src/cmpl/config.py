@@ -23,7 +23,7 @@ __all__ = [
     "QUICK_OVERRIDES",
     "Config",
     "ConfigError",
-    "NetworkOptions",
+    "NetworkConfig",
     "apply_overrides",
     "config_names",
     "config_to_dict",
@@ -40,8 +40,8 @@ QUICK_OVERRIDES = [
     "data.crop_size=32",
     "data.weak_short_side=36",
     "data.num_workers=0",
-    "model.primary=r10_w0.125",
-    "model.auxiliary=r10_w0.125",
+    "model.primary.name=r10_w0.125",
+    "model.auxiliary.name=r10_w0.125",
     "train.labeled_batch=2",
     "method.unlabeled_ratio=2",
     "schedule.iterations=4",
@@ -129,34 +129,97 @@ class DataConfig:
 
 
 @dataclass
-class NetworkOptions:
-    """How every network of a run is built, beyond its name: ``cmpl.models.build_model`` takes these as they
-    are, so a new option is one field here and its use in ``ResNet3d``."""
+class NetworkConfig:
+    """One network of a run (``model.primary`` or ``model.auxiliary``): its architecture by name (``cmpl
+    models`` lists them), its clip sampling, its starting weights and its own build options, so F and A can
+    differ in everything. The build options are the keyword arguments of ``cmpl.models.build_model``."""
 
-    # res2-res5 temporal kernels and conv1's; null: the name's layout (r50: Table A4's 3,3,3,3 and 5;
-    # slow_r50: PySlowFast Slow-only's 1,1,3,3 and 1)
+    name: str = "r50"
+    frames: int = field(default=8, metadata=_range(1))
+    stride: int = field(default=8, metadata=_range(1))
+    # starting weights (cmpl.models.weights, docs/pretrained.md): a checkpoint file, a cmpl run folder, or
+    # torchvision:<WEIGHTS_NAME> from torch's hub cache; "" = random initialisation
+    init_from: str = ""
+    # res2-res5 temporal kernels and conv1's (3D-ResNets only); null: the name's layout (r50: Table A4's
+    # 3,3,3,3 and 5; slow_r50: PySlowFast Slow-only's 1,1,3,3 and 1)
     temporal_kernels: tuple[int, int, int, int] | None = None
     stem_temporal_kernel: int | None = field(default=None, metadata=_range(1))
     dropout: float = field(default=0.5, metadata=_range(0, 1))
-    norm_eval: bool = False  # BatchNorm on running statistics only (no batch dependence)
+    # BatchNorm on its running statistics only, in training too (no batch dependence; pretrained statistics
+    # stay as loaded); its scale and shift still learn
+    freeze_bn_stats: bool = False
     # train-mode BatchNorm statistics over chunks of this many clips of a forward pass (ghost batch
     # normalisation, Hoffer et al. 2017); 0: over the whole pass
     batchnorm_ghost_batch: int = field(default=0, metadata=_range(0))
-    # frames of a few dozen pixels (the synthetic demo): 3x3 stem, pooling between stages
+    # frames of a few dozen pixels (the synthetic demo): 3x3 stem, pooling between stages (3D-ResNets only)
     small_input: bool = False
+
+    def build_options(self) -> dict[str, Any]:
+        """The keyword options for ``cmpl.models.build_model``: the shared ones always, the 3D-ResNet ones
+        where set (so a network that does not take them builds)."""
+        options: dict[str, Any] = {
+            "dropout": self.dropout,
+            "freeze_bn_stats": self.freeze_bn_stats,
+            "batchnorm_ghost_batch": self.batchnorm_ghost_batch,
+        }
+        if self.temporal_kernels is not None:
+            options["temporal_kernels"] = self.temporal_kernels
+        if self.stem_temporal_kernel is not None:
+            options["stem_temporal_kernel"] = self.stem_temporal_kernel
+        if self.small_input:
+            options["small_input"] = True
+        return options
 
 
 @dataclass
-class ModelConfig(NetworkOptions):
-    """Primary F and auxiliary A: architectures by name, their clip sampling (frames x stride) and the
-    network options both share."""
+class AuxiliaryNetworkConfig(NetworkConfig):
+    """The auxiliary network's defaults: 3D-ResNet50 x 1/4 on 16 frames x stride 4 (paper Sec. 4.1)."""
 
-    primary: str = "r50"
-    auxiliary: str = "r50_w0.25"
-    primary_frames: int = field(default=8, metadata=_range(1))
-    primary_stride: int = field(default=8, metadata=_range(1))
-    auxiliary_frames: int = field(default=16, metadata=_range(1))
-    auxiliary_stride: int = field(default=4, metadata=_range(1))
+    name: str = "r50_w0.25"
+    frames: int = field(default=16, metadata=_range(1))
+    stride: int = field(default=4, metadata=_range(1))
+
+
+@dataclass
+class ModelConfig:
+    """Primary F and auxiliary A, each a block of its own (:class:`NetworkConfig`)."""
+
+    primary: NetworkConfig = field(default_factory=NetworkConfig)
+    auxiliary: AuxiliaryNetworkConfig = field(default_factory=AuxiliaryNetworkConfig)
+
+
+# the flat model keys before networks had blocks of their own -> the one line that says what to write now
+_NETWORK_OPTIONS = (
+    "temporal_kernels",
+    "stem_temporal_kernel",
+    "dropout",
+    "batchnorm_ghost_batch",
+    "small_input",
+)
+_MOVED_MODEL_KEYS = {
+    **{
+        f"{role}_{what}": f"now model.{role}.{what}"
+        for role in ("primary", "auxiliary")
+        for what in ("frames", "stride")
+    },
+    **{
+        key: f"now per network; write model.primary.{key}=... and model.auxiliary.{key}=..."
+        for key in _NETWORK_OPTIONS
+    },
+    "norm_eval": "now per network; write model.primary.freeze_bn_stats=... and model.auxiliary.freeze_bn_stats=...",
+}
+
+
+def _check_moved_model_keys(values: dict[str, Any]) -> None:
+    model = values.get("model")
+    if not isinstance(model, dict):
+        return
+    for role in ("primary", "auxiliary"):
+        if role in model and not isinstance(model[role], dict) and model[role] is not None:
+            raise ConfigError(f"model.{role}: now a block; write model.{role}.name={model[role]}")
+    for key in model:
+        if key in _MOVED_MODEL_KEYS:
+            raise ConfigError(f"model.{key}: {_MOVED_MODEL_KEYS[key]}")
 
 
 @dataclass
@@ -190,6 +253,9 @@ class OptimConfig:
     momentum: float = field(default=0.9, metadata=_range(0, 1))
     weight_decay: float = field(default=1e-4, metadata=_range(0))
     nesterov: bool = False
+    # learning-rate multiplier of the parameters a network's init_from loaded (fine-tuning); the rest (a new
+    # classifier, a network without init_from) keep the base rate
+    pretrained_lr_scale: float = field(default=1.0, metadata=_range(0))
 
 
 @dataclass
@@ -428,7 +494,9 @@ def resolve_config(name: str | Path) -> Path:
     shipped = SHIPPED_CONFIGS / path.with_suffix(".yaml")
     if shipped.is_file() and not path.is_absolute():
         return shipped
-    raise ConfigError(f"{name}: config file not found, nor a shipped config of that name (see 'cmpl configs')")
+    raise ConfigError(
+        f"{name}: config file not found, nor a shipped config of that name (see 'cmpl configs')"
+    )
 
 
 def load_config(path: str | Path | None = None, overrides: typing.Iterable[str] = ()) -> Config:
@@ -440,12 +508,45 @@ def load_config(path: str | Path | None = None, overrides: typing.Iterable[str] 
             f"schedule.iterations: this config counts schedule.epochs ({schedule['epochs']}); "
             "add schedule.epochs=0 to give an iteration count instead"
         )
+    _check_moved_model_keys(values)
     config = _build(Config, values, "")
     _check_consistency(config)
     return config
 
 
+def _check_networks(config: Config) -> None:
+    """Every network's name is registered and takes the options its block sets: one line at load time,
+    before a run writes anything (the registry is read lazily: importing it imports torch)."""
+    from cmpl.models.registry import UnknownModelError, get_model_entry
+
+    for role in ("primary", "auxiliary"):
+        network: NetworkConfig = getattr(config.model, role)
+        try:
+            entry = get_model_entry(network.name)
+        except UnknownModelError:
+            raise ConfigError(
+                f"model.{role}.name: unknown network {network.name!r}; 'cmpl models' lists the names"
+            ) from None
+        spec = entry.input
+        if spec.exact and network.frames != spec.frames:
+            raise ConfigError(f"model.{role}.frames: {network.name} takes exactly {spec.frames} frames")
+        for key in ("data.crop_size", "eval.crop_size"):
+            section, name = key.split(".")
+            crop = getattr(getattr(config, section), name)
+            if spec.exact and crop != spec.crop_size:
+                raise ConfigError(
+                    f"{key}: {network.name} takes exactly {spec.crop_size} x {spec.crop_size} crops"
+                )
+        unknown = sorted(set(network.build_options()) - entry.options)
+        if unknown:
+            raise ConfigError(
+                f"model.{role}.{unknown[0]}: {network.name} does not take this option (it takes "
+                f"{', '.join(sorted(entry.options))})"
+            )
+
+
 def _check_consistency(config: Config) -> None:
+    _check_networks(config)
     lo, hi = config.data.short_side_range
     if lo > hi:
         raise ConfigError(f"data.short_side_range: low end {lo} is above high end {hi}")

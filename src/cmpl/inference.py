@@ -15,12 +15,11 @@ from torch import nn
 
 from cmpl.config import Config, load_config
 from cmpl.data.annotations import VideoRecord, find_missing, read_class_names, read_path_label_list
-from cmpl.data.augment import ClipAugment
 from cmpl.data.datasets import TestClips
 from cmpl.engine.checkpoint import load_checkpoint
 from cmpl.engine.evaluate import EvalResult, accuracy_metrics, predict_dataset
 from cmpl.engine.run_data import SPLIT_FILES, run_test_records
-from cmpl.engine.runtime import resolve_device, test_clips, test_records, use_amp
+from cmpl.engine.runtime import input_normalizer, resolve_device, test_clips, test_records, use_amp
 from cmpl.engine.unlabeled_scores import score_unlabeled
 from cmpl.errors import BadValueError
 from cmpl.methods import Method, build_method
@@ -83,7 +82,7 @@ def score_run_unlabeled(
         config,
         num_classes=len(names),
         device=dev,
-        normalize=ClipAugment().normalize,
+        normalize={role: input_normalizer(config, role) for role in method.roles},
         amp=False,
     )
     return names, records, scoring
@@ -135,7 +134,7 @@ def score_test_set(
     uint8 clips ``(N, T, C, H, W)`` before normalisation (e.g. the temporal re-sampling of the paper's Fig. 5)."""
     if records is None:
         records = test_records(run.config, run_test_records(run.config, run.run_dir))
-    normalize = ClipAugment().normalize
+    normalize = input_normalizer(run.config, run.role)
     num_classes = len(run.class_names)
     predictions = predict_dataset(
         run.network,

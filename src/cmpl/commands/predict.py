@@ -10,9 +10,9 @@ from pathlib import Path
 
 from cmpl.commands.arguments import add_device_argument, add_views_argument
 from cmpl.data.annotations import VideoRecord
-from cmpl.data.augment import ClipAugment
 from cmpl.data.decode import VideoDecodeError
 from cmpl.engine.evaluate import predict_video_probs
+from cmpl.engine.runtime import input_normalizer
 from cmpl.inference import TrainedRun, load_run
 
 __all__ = ["Prediction", "predict_videos"]
@@ -31,7 +31,7 @@ def predict_videos(
     """Top-k per video, with the same multi-view protocol as evaluation. An unreadable video gets its
     reason instead, so one bad file among many does not cost the others' answers."""
     dataset = run.test_clips([VideoRecord(Path(p), -1) for p in paths], num_clips, num_crops)
-    normalize = ClipAugment().normalize
+    normalize = input_normalizer(run.config, run.role)
     answers = []
     for i, path in enumerate(paths):
         try:

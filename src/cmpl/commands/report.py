@@ -95,7 +95,7 @@ def temporal(
             s: score_test_set(trained, clips, crops, transform=partial(pf.hold_frames, stride=s)).top1
             for s in strides
         }
-        numbers[f"{run_dir.name} ({trained.config.model.primary})"] = {
+        numbers[f"{run_dir.name} ({trained.config.model.primary.name})"] = {
             "top1": top1,
             "drop": pf.drop_ratios(top1),
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterable
 
 import torch
 from torch import nn
@@ -19,15 +20,30 @@ def scaled_lr(config: Config, world_size: int) -> float:
     return config.optim.base_lr * global_batch / config.optim.reference_labeled_batch
 
 
-def build_optimizer(model: nn.Module, config: Config, world_size: int) -> torch.optim.SGD:
-    """No weight decay on BatchNorm and bias parameters (PySlowFast's default)."""
-    decay, no_decay = [], []
-    for p in model.parameters():  # shared weights appear once
-        if p.requires_grad:
-            (no_decay if p.ndim <= 1 else decay).append(p)
+def build_optimizer(
+    model: nn.Module, config: Config, world_size: int, pretrained: Iterable[str] = ()
+) -> torch.optim.SGD:
+    """No weight decay on BatchNorm and bias parameters (PySlowFast's default). ``pretrained`` names the
+    parameters ``init_from`` loaded: they learn at ``optim.pretrained_lr_scale`` times the learning rate, in
+    two groups of their own; every other parameter (a new classifier) keeps the base rate."""
     o = config.optim
-    groups = [{"params": decay, "weight_decay": o.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.SGD(groups, lr=scaled_lr(config, world_size), momentum=o.momentum, nesterov=o.nesterov)
+    lr = scaled_lr(config, world_size)
+    loaded = set(pretrained)
+    groups = {
+        (from_init, decays): {
+            "params": [],
+            "weight_decay": o.weight_decay if decays else 0.0,
+            "lr": lr * (o.pretrained_lr_scale if from_init else 1.0),
+        }
+        for from_init in (False, True)
+        for decays in (True, False)
+    }
+    for name, p in model.named_parameters():  # shared weights appear once
+        if p.requires_grad:
+            groups[(name in loaded, p.ndim > 1)]["params"].append(p)
+    # a run without init_from keeps the two groups it always had (and resumes old checkpoints)
+    kept = [g for (from_init, _), g in groups.items() if loaded or not from_init]
+    return torch.optim.SGD(kept, lr=lr, momentum=o.momentum, nesterov=o.nesterov)
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, config: Config) -> torch.optim.lr_scheduler.LambdaLR:

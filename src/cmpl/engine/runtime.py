@@ -3,17 +3,27 @@ the mixed-precision rule and the test set."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
 from cmpl.config import Config
 from cmpl.data.annotations import VideoRecord
+from cmpl.data.augment import ClipAugment
 from cmpl.data.datasets import TestClips
 from cmpl.data.sampling import ClipSpec
 from cmpl.engine import distributed
+from cmpl.models import get_model_entry
 
-__all__ = ["clip_specs", "enabled_on", "resolve_device", "test_clips", "test_records", "use_amp"]
+__all__ = [
+    "clip_specs",
+    "enabled_on",
+    "input_normalizer",
+    "resolve_device",
+    "test_clips",
+    "test_records",
+    "use_amp",
+]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -29,10 +39,18 @@ def clip_specs(config: Config, roles: tuple[str, ...]) -> list[ClipSpec]:
     """Frames x stride per network role: 8x8 for F and 16x4 for A by default (paper Sec. 4.1)."""
     m = config.model
     table = {
-        "primary": ClipSpec(m.primary_frames, m.primary_stride),
-        "auxiliary": ClipSpec(m.auxiliary_frames, m.auxiliary_stride),
+        "primary": ClipSpec(m.primary.frames, m.primary.stride),
+        "auxiliary": ClipSpec(m.auxiliary.frames, m.auxiliary.stride),
     }
     return [table[r] for r in roles]
+
+
+def input_normalizer(config: Config, role: str) -> Callable[..., torch.Tensor]:
+    """uint8 clips -> the float input of the network ``role``: ``(x / 255 - mean) / std`` with the mean and
+    std its registry entry records (0.45 / 0.225 for the 3D-ResNets and SlowFast, PySlowFast's; torchvision's
+    networks their weights' own)."""
+    spec = get_model_entry(getattr(config.model, role).name).input
+    return ClipAugment(mean=spec.mean, std=spec.std).normalize
 
 
 def enabled_on(setting: bool | str, device: torch.device) -> bool:

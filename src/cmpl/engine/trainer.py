@@ -4,6 +4,7 @@ checkpoints and evaluation. One process per device; torchrun starts several for 
 from __future__ import annotations
 
 import json
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -32,12 +33,21 @@ from cmpl.engine.metrics import MetricWriter, RunningMean, pooled_pseudo_label_a
 from cmpl.engine.optim import build_optimizer, build_scheduler, iterations_per_epoch, resolve_iterations
 from cmpl.engine.run_data import RunData, prepare_run_data
 from cmpl.engine.run_folder import claim_run_folder, truncate_metrics
-from cmpl.engine.runtime import clip_specs, enabled_on, resolve_device, test_clips, test_records, use_amp
+from cmpl.engine.runtime import (
+    clip_specs,
+    enabled_on,
+    input_normalizer,
+    resolve_device,
+    test_clips,
+    test_records,
+    use_amp,
+)
 from cmpl.engine.stop import StopSignals
 from cmpl.engine.streams import endless_loader
 from cmpl.engine.unlabeled_scores import score_unlabeled, scored_videos, write_scores
 from cmpl.errors import CheckpointError, TrainingStopped, UserError
 from cmpl.methods import LabeledBatch, Method, UnlabeledBatch, build_method
+from cmpl.models.weights import check_source, load_pretrained
 from cmpl.run_files import score_summary
 
 __all__ = ["RESUME_CHECKED_SECTIONS", "Trainer", "config_changes"]
@@ -53,13 +63,25 @@ pre-empted on one machine may resume on another with more cores, less memory or 
 
 def config_changes(saved: dict[str, Any], current: dict[str, Any], sections: tuple[str, ...]) -> list[str]:
     """``section.key (saved -> current)`` for every key of ``sections`` whose value differs, except
-    :data:`RESUME_FREE_KEYS`."""
-    return [
-        f"{section}.{key} ({saved.get(section, {}).get(key)!r} -> {value!r})"
-        for section in sections
-        for key, value in current[section].items()
-        if saved.get(section, {}).get(key) != value and f"{section}.{key}" not in RESUME_FREE_KEYS
-    ]
+    :data:`RESUME_FREE_KEYS`; nested blocks (``model.primary``) are compared key by key."""
+
+    def flat(values: Any, prefix: str) -> dict[str, Any]:
+        if not isinstance(values, dict):
+            return {prefix: values}
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            out.update(flat(value, f"{prefix}.{key}"))
+        return out
+
+    changes = []
+    for section in sections:
+        before, after = flat(saved.get(section, {}), section), flat(current[section], section)
+        changes += [
+            f"{key} ({before.get(key)!r} -> {value!r})"
+            for key, value in after.items()
+            if before.get(key) != value and key not in RESUME_FREE_KEYS
+        ]
+    return changes
 
 
 @dataclass
@@ -108,6 +130,13 @@ class Trainer:
 
     def _build(self, config: Config, resume: bool) -> None:
         """Everything after the folder is claimed; ``__init__`` releases the folder if this fails."""
+        resume_state = None
+        if resume and self.checkpoint_path.is_file():
+            resume_state = load_checkpoint(self.checkpoint_path, map_location=self.device)
+        else:  # a missing init_from file stops here, before the split is drawn
+            for role in ("primary", "auxiliary"):
+                if getattr(config.model, role).init_from:
+                    check_source(getattr(config.model, role).init_from)
         self.data: RunData = prepare_run_data(config, self.run_dir, reuse_split=resume)
         config = self.config = resolve_iterations(config, len(self.data.unlabeled), self.world)
         every = config.train.score_unlabeled_every * iterations_per_epoch(
@@ -117,7 +146,12 @@ class Trainer:
         self.scored = scored_videos(
             self.data.unlabeled, config.train.score_unlabeled_videos, config.data.split_seed
         )
-        self.method: Method = build_method(config, self.data.num_classes).to(self.device)
+        self.method: Method = build_method(config, self.data.num_classes)
+        # method parameters loaded by init_from (optim.pretrained_lr_scale); a resumed run keeps its own list
+        self.pretrained: list[str] = (
+            self._init_from(config) if resume_state is None else list(resume_state.get("pretrained", []))
+        )
+        self.method.to(self.device)
         if config.train.sync_batchnorm and self.world > 1:
             if self.device.type != "cuda":
                 raise ConfigError(
@@ -128,22 +162,39 @@ class Trainer:
         self.channels_last = enabled_on(config.train.channels_last, self.device)
         if self.channels_last:
             self.method.to(memory_format=torch.channels_last_3d)
-        self.optimizer = build_optimizer(self.method, config, self.world)
+        self.optimizer = build_optimizer(self.method, config, self.world, pretrained=self.pretrained)
         self.scheduler = build_scheduler(self.optimizer, config)
         self.guard = NonFiniteGuard(self.method, self.optimizer, self.device)
         self.step_fn = self._wrap_for_training(self.method)
         d = config.data
         self.augment = ClipAugment(d.randaugment_ops, d.randaugment_magnitude, d.cutout_ratio)
+        # each network's own input normalisation (its registry entry's mean and std)
+        self.normalizers = {role: input_normalizer(config, role) for role in self.method.roles}
         self.progress = _Progress()
         # supervised warm-up: the unlabeled stream is not even read before this iteration
         self.unlabeled_start = round(config.method.supervised_warmup * config.schedule.iterations)
         self.bad_files: set[str] = set()
-        if resume and self.checkpoint_path.is_file():
-            self._load(self.checkpoint_path)
+        if resume_state is not None:
+            self._load(self.checkpoint_path, resume_state)
         if distributed.is_main():
             truncate_metrics(self.run_dir, self.progress.iteration)
             self.writer = MetricWriter(self.run_dir, purge_step=self.progress.iteration + 1)
             save_config(config, self.run_dir / "config.yaml")
+
+    def _init_from(self, config: Config) -> list[str]:
+        """Load each network's ``init_from`` weights and print one line per network of what was loaded and
+        skipped; the names of the loaded parameters, for the optimizer's learning-rate groups."""
+        loaded: list[str] = []
+        shared = config.method.share_weights
+        for role in self.method.roles:
+            network = getattr(config.model, role)
+            if not network.init_from or (role == "auxiliary" and shared):
+                continue
+            report = load_pretrained(self.method.networks[role], network.init_from, network.name, role)
+            loaded += [f"networks.{role}.{name}" for name in sorted(report.parameters)]
+            if distributed.is_main():
+                print(report.line(role), file=sys.stderr)
+        return loaded
 
     def close(self) -> None:
         """Close the logs and release the run folder (``fit`` does this however it ends)."""
@@ -221,14 +272,14 @@ class Trainer:
     def _to_device(self, clips: torch.Tensor) -> torch.Tensor:
         return clips.to(self.device, non_blocking=True)
 
-    def _model_input(self, clips: torch.Tensor) -> torch.Tensor:
+    def _model_input(self, clips: torch.Tensor, role: str = "primary") -> torch.Tensor:
         layout = torch.channels_last_3d if self.channels_last else torch.contiguous_format
-        return self.augment.normalize(clips, layout)
+        return self.normalizers[role](clips, layout)
 
     def _labeled_batch(self, batch: TrainBatch) -> LabeledBatch:
         flip = self.augment.flip if self.config.data.horizontal_flip else (lambda clips: clips)
         views = {
-            role: self._model_input(flip(self._to_device(c)))
+            role: self._model_input(flip(self._to_device(c)), role)
             for role, c in zip(self.method.roles, batch.clips, strict=True)
         }
         return LabeledBatch(views, self._to_device(batch.label))
@@ -237,8 +288,8 @@ class Trainer:
         weak, strong = {}, {}
         for role, clips in zip(self.method.roles, batch.clips, strict=True):
             clips = self._to_device(clips)
-            weak[role] = self._model_input(clips)
-            strong[role] = self._model_input(self.augment.strong(clips))
+            weak[role] = self._model_input(clips, role)
+            strong[role] = self._model_input(self.augment.strong(clips), role)
         labels = batch.label  # checked on the host: on the device the check would wait for the GPU
         truth = self._to_device(labels) if bool((labels >= 0).all()) else None
         return UnlabeledBatch(weak, strong, truth)
@@ -388,6 +439,7 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "rng": rng_states,
             "config": config_to_dict(self.config),
+            "pretrained": self.pretrained,
         }
         path = path or self.checkpoint_path
         _check_finite(state["method"], path)
@@ -395,8 +447,8 @@ class Trainer:
         if path == self.checkpoint_path:
             keep_recent(path, self.progress.iteration, self.config.train.keep_checkpoints)
 
-    def _load(self, path: Path) -> None:
-        state = load_checkpoint(path, map_location=self.device)
+    def _load(self, path: Path, state: dict[str, Any] | None = None) -> None:
+        state = state if state is not None else load_checkpoint(path, map_location=self.device)
         changed = config_changes(state["config"], config_to_dict(self.config), RESUME_CHECKED_SECTIONS)
         if changed and not self.force:
             raise ConfigError(
@@ -455,7 +507,7 @@ class Trainer:
             self.config,
             num_classes=self.data.num_classes,
             device=self.device,
-            normalize=self._model_input,
+            normalize={role: (lambda c, r=role: self._model_input(c, r)) for role in self.method.roles},
             amp=self.amp,
         )
         if not distributed.is_main():

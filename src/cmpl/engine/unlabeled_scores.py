@@ -7,7 +7,7 @@ dropout and batch statistics, and only the clips a batch happened to hold."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +41,11 @@ def score_unlabeled(
     *,
     num_classes: int,
     device: torch.device,
-    normalize: Callable[[torch.Tensor], torch.Tensor],
+    normalize: Mapping[str, Callable[[torch.Tensor], torch.Tensor]],
     amp: bool,
 ) -> dict[str, Any]:
-    """Each role's eval-mode prediction and the pseudo-label its teacher gives it (``run_files`` layout)."""
+    """Each role's eval-mode prediction and the pseudo-label its teacher gives it (``run_files`` layout);
+    ``normalize`` holds each role's input normalisation."""
     d = config.data
     probs: dict[str, torch.Tensor] = {}
     truth = torch.zeros(0, dtype=torch.long)
@@ -64,7 +65,7 @@ def score_unlabeled(
             views,
             num_classes=num_classes,
             device=device,
-            normalize=normalize,
+            normalize=normalize[role],
             batch_size=config.eval.batch_size,
             num_workers=d.num_workers,
             amp=amp,

@@ -164,9 +164,15 @@ def method_class(config: Config) -> type[Method]:
 def build_method(config: Config, num_classes: int) -> Method:
     """Build the configured method with freshly initialised networks for its roles."""
     cls = method_class(config)
-    m = config.model  # a NetworkOptions: every network of the run is built with the same options
-    networks: dict[str, nn.Module] = {"primary": build_model(m.primary, num_classes, m)}
+    m = config.model  # each network is built from its own block
+    networks: dict[str, nn.Module] = {
+        "primary": build_model(m.primary.name, num_classes, **m.primary.build_options())
+    }
     if "auxiliary" in cls.roles:
         shared = config.method.share_weights
-        networks["auxiliary"] = networks["primary"] if shared else build_model(m.auxiliary, num_classes, m)
+        networks["auxiliary"] = (
+            networks["primary"]
+            if shared
+            else build_model(m.auxiliary.name, num_classes, **m.auxiliary.build_options())
+        )
     return cls(networks, config)

@@ -3,8 +3,8 @@
 Depth picks the block type and stage sizes, a width multiplier scales every channel count, and per-stage
 temporal kernel sizes pick the layout. The name says which: ``r50`` is the paper's 3D-ResNet50 (Table A4: a
 5x7x7 stem and a 3x1x1 first convolution in every block of res2-res5), ``slow_r50`` is PySlowFast's
-SLOW_8x8_R50 (a 1x7x7 stem, temporal kernels only in res4 and res5); ``model.temporal_kernels`` and
-``model.stem_temporal_kernel`` override either (all ones: a frame-wise 2D network). There is no temporal down-sampling,
+SLOW_8x8_R50 (a 1x7x7 stem, temporal kernels only in res4 and res5); the ``temporal_kernels`` and
+``stem_temporal_kernel`` options override either (all ones: a frame-wise 2D network). There is no temporal down-sampling,
 so the output keeps every input frame until the global pool. ``small_input`` adapts the network to frames of a
 few dozen pixels (the synthetic demo): a 3x3 stem, and max pooling instead of strided convolutions between
 stages, because a 1x1 strided shortcut drops a few-pixel object three times out of four; with strided
@@ -14,13 +14,14 @@ down-sampling the demo's networks barely learned within its CPU budget.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from cmpl.config import NetworkOptions
+from cmpl.models.registry import InputSpec, register_model
 
-__all__ = ["LAYOUTS", "ResNet3d", "VideoNet", "init_weights", "parse_model_name"]
+__all__ = ["LAYOUTS", "ResNet3d", "VideoNet", "init_weights", "parse_model_name", "resnet3d"]
 
 # depth -> (block type, blocks per stage)
 _DEPTHS: dict[int, tuple[str, tuple[int, int, int, int]]] = {
@@ -30,7 +31,7 @@ _DEPTHS: dict[int, tuple[str, tuple[int, int, int, int]]] = {
     50: ("bottleneck", (3, 4, 6, 3)),
     101: ("bottleneck", (3, 4, 23, 3)),
 }
-_NAME = re.compile(r"^(?P<layout>slow_)?r(?P<depth>\d+)(?:_w(?P<width>\d+(?:\.\d+)?))?$")
+_NAME = re.compile(r"(?P<layout>slow_)?r(?P<depth>\d+)(?:_w(?P<width>\d+(?:\.\d+)?))?")
 
 # name prefix -> (temporal kernels of res2-res5, stem temporal kernel)
 LAYOUTS: dict[str, tuple[tuple[int, int, int, int], int]] = {
@@ -92,27 +93,36 @@ def _shortcut(c_in: int, c_out: int, spatial_stride: int) -> nn.Module:
 
 
 class VideoNet(nn.Module):
-    """What every network of a run shares: global pool, dropout, a linear classifier, ``norm_eval``, ghost
-    batches and the ``no_dropout`` rows of :meth:`forward`. Subclasses build ``features``."""
+    """What every network of a run shares: pooled features, dropout, a linear classifier ``head``,
+    ``freeze_bn_stats``, ghost batches and the ``no_dropout`` rows of :meth:`forward`. Subclasses build
+    ``features`` (a clip -> one vector per clip)."""
 
-    def __init__(self, num_features: int, num_classes: int, options: NetworkOptions) -> None:
+    def __init__(
+        self,
+        num_features: int,
+        num_classes: int,
+        dropout: float = 0.5,
+        freeze_bn_stats: bool = False,
+        batchnorm_ghost_batch: int = 0,
+    ) -> None:
         super().__init__()
-        self.norm_eval = options.norm_eval
-        self.ghost_batch = options.batchnorm_ghost_batch
+        self.freeze_bn_stats = freeze_bn_stats
+        self.ghost_batch = batchnorm_ghost_batch
         self.num_features = num_features
-        self.dropout = nn.Dropout(options.dropout)
+        self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(num_features, num_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def train(self, mode: bool = True) -> VideoNet:
-        """With ``norm_eval`` BatchNorm always uses (and keeps) its running statistics, so a clip's output
-        does not depend on the rest of its batch (mmaction2's option, e.g. for fine-tuning)."""
+        """With ``freeze_bn_stats`` BatchNorm always uses (and keeps) its running statistics, so a clip's
+        output does not depend on the rest of its batch (mmaction2's ``norm_eval``, e.g. for fine-tuning from
+        pretrained statistics); BatchNorm's scale and shift still learn."""
         super().train(mode)
-        if mode and self.norm_eval:
+        if mode and self.freeze_bn_stats:
             for m in self.modules():
-                if isinstance(m, nn.BatchNorm3d):
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
                     m.eval()
         return self
 
@@ -158,8 +168,9 @@ def init_weights(net: nn.Module) -> None:
 class ResNet3d(VideoNet):
     """Stem, four residual stages, global average pool, dropout and a linear classifier.
 
-    Input ``(B, 3, T, H, W)``; output logits ``(B, num_classes)``. ``layout`` is a :data:`LAYOUTS` key; the
-    options' temporal kernels, where set, replace the layout's.
+    Input ``(B, 3, T, H, W)``; output logits ``(B, num_classes)``. ``layout`` is a :data:`LAYOUTS` key;
+    ``temporal_kernels`` and ``stem_temporal_kernel``, where given, replace the layout's. The rest of the
+    keyword arguments go to :class:`VideoNet`.
     """
 
     def __init__(
@@ -167,14 +178,15 @@ class ResNet3d(VideoNet):
         depth: int,
         num_classes: int,
         width: float = 1.0,
-        options: NetworkOptions | None = None,
         layout: str = "",
+        temporal_kernels: Sequence[int] | None = None,
+        stem_temporal_kernel: int | None = None,
+        small_input: bool = False,
+        **common: float | bool | int,
     ) -> None:
-        o = options if options is not None else NetworkOptions()
         layout_kernels, layout_stem = LAYOUTS[layout]
-        temporal_kernels = o.temporal_kernels if o.temporal_kernels is not None else layout_kernels
-        stem_temporal_kernel = o.stem_temporal_kernel if o.stem_temporal_kernel is not None else layout_stem
-        small_input = o.small_input
+        temporal_kernels = tuple(temporal_kernels) if temporal_kernels is not None else layout_kernels
+        stem_temporal_kernel = stem_temporal_kernel if stem_temporal_kernel is not None else layout_stem
         if depth not in _DEPTHS:
             raise ValueError(f"depth must be one of {sorted(_DEPTHS)}, got {depth}")
         if len(temporal_kernels) != 4 or any(k < 1 or k % 2 == 0 for k in temporal_kernels):
@@ -194,7 +206,7 @@ class ResNet3d(VideoNet):
                 layers.append(block(c_in, stage_width, stride, kt))
                 c_in = stage_width * block.expansion
             stages.append(nn.Sequential(*layers))
-        super().__init__(c_in, num_classes, o)
+        super().__init__(c_in, num_classes, **common)
         self.stem = stem(3, stem_channels, stem_temporal_kernel, small_input)
         self.stages = nn.Sequential(*stages)
         self.pool = nn.AdaptiveAvgPool3d(1)
@@ -217,10 +229,39 @@ def stem(c_in: int, c_out: int, temporal_kernel: int, small_input: bool = False)
 
 def parse_model_name(name: str) -> tuple[str, int, float]:
     """``"slow_r50_w0.25"`` -> ``("slow_", 50, 0.25)``: layout prefix, depth, width; a clear error otherwise."""
-    match = _NAME.match(name)
+    match = _NAME.fullmatch(name)
     if match is None or int(match["depth"]) not in _DEPTHS:
         raise ValueError(
             f"unknown model {name!r}; expected [slow_]r<depth>[_w<width>] with depth in {sorted(_DEPTHS)}, "
             "or slowfast_r50"
         )
     return match["layout"] or "", int(match["depth"]), float(match["width"] or 1.0)
+
+
+def resnet3d(name: str, num_classes: int, **options: float | bool | int | Sequence[int] | None) -> ResNet3d:
+    """The registered builder of every ``[slow_]r<depth>[_w<width>]`` name."""
+    layout, depth, width = parse_model_name(name)
+    return ResNet3d(depth, num_classes, width, layout, **options)  # type: ignore[arg-type]
+
+
+_OPTIONS = ("temporal_kernels", "stem_temporal_kernel", "small_input")
+# name -> frames it is run on in the paper (F: 8 x 8, the 1/4-width A: 16 x 4), formats init_from loads
+_LISTED: dict[str, tuple[int, tuple[str, ...]]] = {
+    "r10": (8, ("cmpl",)),
+    "r18": (8, ("cmpl",)),
+    "r34": (8, ("cmpl",)),
+    "r50": (8, ("imagenet2d", "cmpl")),
+    "r101": (8, ("cmpl",)),
+    "r50_w0.5": (16, ("cmpl",)),
+    "r50_w0.25": (16, ("cmpl",)),
+    "r50_w0.125": (16, ("cmpl",)),
+    "r18_w0.25": (16, ("cmpl",)),
+    "r10_w0.25": (16, ("cmpl",)),
+    "r10_w0.125": (16, ("cmpl",)),
+    "slow_r50": (8, ("pytorchvideo", "pyslowfast", "imagenet2d", "cmpl")),
+}
+for _name, (_frames, _formats) in _LISTED.items():
+    register_model(_name, input=InputSpec(_frames, 224), formats=_formats, options=_OPTIONS)(resnet3d)
+register_model(  # every other depth x width, e.g. r10_w0.0625
+    pattern=r"(slow_)?r(10|18|34|50|101)(_w\d+(\.\d+)?)?", input=InputSpec(8, 224), options=_OPTIONS
+)(resnet3d)

@@ -13,10 +13,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cmpl.config import NetworkOptions
+from cmpl.models.registry import InputSpec, register_model
 from cmpl.models.resnet3d import Bottleneck, VideoNet, init_weights, stem
 
-__all__ = ["SlowFast"]
+__all__ = ["SlowFast", "slowfast_r50"]
 
 _BLOCKS = (3, 4, 6, 3)
 _SLOW_KERNELS = (1, 1, 3, 3)
@@ -49,11 +49,8 @@ class SlowFast(VideoNet):
     """Input ``(B, 3, T, H, W)`` with T = ``alpha`` x the slow frames (32 for 8x8); logits ``(B, classes)``."""
 
     def __init__(
-        self, num_classes: int, options: NetworkOptions | None = None, alpha: int = 4, beta_inv: int = 8
+        self, num_classes: int, alpha: int = 4, beta_inv: int = 8, **common: float | bool | int
     ) -> None:
-        o = options if options is not None else NetworkOptions()
-        if o.small_input or o.temporal_kernels is not None or o.stem_temporal_kernel is not None:
-            raise ValueError("slowfast_r50 has a fixed layout: unset small_input and the temporal kernels")
         slow_c, fast_c = 64, 64 // beta_inv
         slow_stages, fast_stages, fusions = [], [], [_Fuse(fast_c, alpha)]
         for index, blocks in enumerate(_BLOCKS):
@@ -65,7 +62,7 @@ class SlowFast(VideoNet):
             slow_c = slow_out
             if index < 3:
                 fusions.append(_Fuse(fast_c, alpha))
-        super().__init__(slow_c + fast_c, num_classes, o)
+        super().__init__(slow_c + fast_c, num_classes, **common)
         self.alpha = alpha
         self.slow_stem = stem(3, 64, 1)
         self.fast_stem = stem(3, 64 // beta_inv, 5)
@@ -85,3 +82,9 @@ class SlowFast(VideoNet):
             slow = slow_stage(self.fusions[index](slow, fast))
             fast = fast_stage(fast)
         return torch.cat([self.pool(slow).flatten(1), self.pool(fast).flatten(1)], dim=1)
+
+
+@register_model(input=InputSpec(32, 224), formats=("pytorchvideo", "pyslowfast", "cmpl"))
+def slowfast_r50(name: str, num_classes: int, **options: float | bool | int) -> SlowFast:
+    """SLOWFAST_8x8_R50: 32 frames in (stride 2), every 4th of them to the slow pathway."""
+    return SlowFast(num_classes, **options)
