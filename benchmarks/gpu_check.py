@@ -44,10 +44,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data_pipeline import machine, make_kinetics_like
 from decode_routes import bench_routes, format_routes
 
-from cmpl.engine.metrics import read_metrics
+from cmpl.run_files import read_metrics
 
 REPO = Path(__file__).resolve().parents[1]
-PAPER_CONFIG = REPO / "configs" / "kinetics400" / "cmpl_r50_1pct.yaml"
+PAPER_CONFIG = "kinetics400/cmpl_r50_1pct"  # shipped inside the package, resolved by name
 NUM_CLASSES = 4
 
 
