@@ -420,6 +420,16 @@ def _list_dataset(root: Path, train_lines: str) -> Path:
         (["train.labeled_batch=two"], "error: train.labeled_batch: expected an integer, got 'two'"),
         (["method.threshold=1.5"], "error: method.threshold: must be in [0, 1], got 1.5"),
         (["methods.threshold=0.5"], "error: methods: unknown key; allowed: data, model, method"),
+        (["optim.base_lr=.nan"], "error: optim.base_lr: must be a finite number, got nan"),
+        (["method.threshold=nan"], "error: method.threshold: must be a finite number, got 'nan'"),
+        (["optim.momentum=.nan"], "error: optim.momentum: must be a finite number, got nan"),
+        (["optim.base_lr=.inf"], "error: optim.base_lr: must be a finite number, got inf"),
+        (["data.time_offset_s=-inf"], "error: data.time_offset_s: must be a finite number, got '-inf'"),
+        (
+            ["data.backend=torchcodec_cuda", "data.num_workers=2"],
+            "error: data.backend: torchcodec_cuda decodes with CUDA, which forked loader workers cannot use; "
+            "give data.num_workers=0 with it (got 2) or data.backend=torchcodec",
+        ),
     ],
 )
 def test_bad_config_values_are_one_line(overrides, expected, capsys):
@@ -430,6 +440,21 @@ def test_bad_config_values_are_one_line(overrides, expected, capsys):
 def test_a_missing_config_file_is_one_line(capsys):
     assert main(["split", "no_such.yaml"]) == 2
     assert _one_error_line(capsys).startswith("error: no_such.yaml: config file not found")
+
+
+def test_torchcodec_cuda_without_loader_workers_is_accepted():
+    assert load_config("demo", ["data.backend=torchcodec_cuda", "data.num_workers=0"]).data.num_workers == 0
+
+
+@pytest.mark.parametrize("text", ["", "# nothing yet\n"])
+def test_an_empty_config_file_is_one_line(tmp_path, capsys, text):
+    path = tmp_path / "empty.yaml"
+    path.write_text(text)
+    assert main(["split", str(path)]) == 2
+    assert _one_error_line(capsys) == (
+        f"error: {path}: empty config file; give at least one section (e.g. data:) or a _base_, or name a "
+        "shipped config (cmpl configs lists them)"
+    )
 
 
 def test_a_malformed_annotation_line_is_one_line(tmp_path, capsys):
