@@ -127,6 +127,22 @@ def test_resume_accepts_another_machines_loader_settings(run_copy, tiny_syntheti
     Trainer(load_config(None, _overrides(tiny_synthetic, run_copy, *elsewhere)), resume=True).close()
 
 
+def test_resume_on_another_device_restores_the_cpu_rng_state(run_copy, tiny_synthetic):
+    """On CUDA a checkpoint loaded with ``map_location=<the device>`` put the saved CPU RNG state on the GPU
+    and ``torch.set_rng_state`` refused it. Here the trainer's device is ``meta``, standing in for CUDA:
+    the checkpoint must still be read onto the host, weights go to the device through load_state_dict."""
+    trainer = Trainer(load_config(None, _overrides(tiny_synthetic, run_copy)), resume=True)
+    saved = load_checkpoint(trainer.checkpoint_path)
+    torch.manual_seed(1234)
+    trainer.device = torch.device("meta")
+    trainer._load(trainer.checkpoint_path)
+    assert torch.equal(torch.get_rng_state(), saved["rng"][0]["torch"])
+    assert trainer.progress.iteration == saved["iteration"]
+    weights = trainer.method.state_dict()
+    assert all(torch.equal(weights[k], v) for k, v in saved["method"].items())
+    trainer.close()
+
+
 @pytest.mark.slow
 def test_resume_logs_each_iteration_once(run_copy, tiny_synthetic):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

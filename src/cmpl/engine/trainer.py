@@ -396,7 +396,9 @@ class Trainer:
             keep_recent(path, self.progress.iteration, self.config.train.keep_checkpoints)
 
     def _load(self, path: Path) -> None:
-        state = load_checkpoint(path, map_location=self.device)
+        # onto the host: load_state_dict copies weights and optimizer state to the device, and the saved RNG
+        # states must stay CPU ByteTensors (torch.set_rng_state takes nothing else)
+        state = load_checkpoint(path, map_location="cpu")
         changed = config_changes(state["config"], config_to_dict(self.config), RESUME_CHECKED_SECTIONS)
         if changed and not self.force:
             raise ConfigError(
