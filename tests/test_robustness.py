@@ -143,6 +143,50 @@ def test_resume_on_another_device_restores_the_cpu_rng_state(run_copy, tiny_synt
     trainer.close()
 
 
+def test_resume_without_a_checkpoint_refuses_to_replace_an_earlier_runs_metrics(
+    run_copy, tiny_synthetic, capsys
+):
+    (run_copy / "checkpoints" / "last.pt").unlink()
+    before = (run_copy / "metrics.jsonl").read_text()
+    assert main(["train", *_overrides(tiny_synthetic, run_copy), "--resume"]) == 2
+    assert _one_error_line(capsys) == (
+        f"error: {run_copy / 'checkpoints' / 'last.pt'}: not found, so --resume cannot continue the run whose "
+        f"metrics {run_copy / 'metrics.jsonl'} holds; put its checkpoint back, or start over with --force "
+        "instead of --resume (deletes that run)"
+    )
+    assert (run_copy / "metrics.jsonl").read_text() == before
+
+
+def test_resume_into_a_new_folder_starts_at_iteration_0_with_a_note(tiny_synthetic, tmp_path, capsys):
+    run_dir = tmp_path / "new"
+    Trainer(load_config(None, _overrides(tiny_synthetic, run_dir)), resume=True).close()
+    assert capsys.readouterr().err.strip() == (
+        f"note: {run_dir / 'checkpoints' / 'last.pt'}: not found; --resume starts a new run at iteration 0"
+    )
+
+
+def test_resuming_a_finished_run_shows_its_results_without_a_second_evaluation(
+    run_copy, tiny_synthetic, capsys
+):
+    before = (run_copy / "metrics.jsonl").read_text()
+    results = json.loads((run_copy / "results.json").read_text())
+    assert main(["train", *_overrides(tiny_synthetic, run_copy), "--resume"]) == 0
+    out, err = capsys.readouterr()
+    assert f"top-1 {results['top1']:.2f}" in out
+    assert err.strip() == (
+        f"note: {run_copy}: finished at iteration 3; its results.json is shown, not evaluated again (a larger "
+        "schedule.iterations trains on)"
+    )
+    assert (run_copy / "metrics.jsonl").read_text() == before
+
+
+def test_a_finished_run_without_results_is_evaluated_again_once(run_copy, tiny_synthetic):
+    (run_copy / "results.json").unlink()
+    Trainer(load_config(None, _overrides(tiny_synthetic, run_copy)), resume=True).fit()
+    assert [r["step"] for r in read_metrics(run_copy, "eval")] == [2, 3]
+    assert (run_copy / "results.json").is_file()
+
+
 @pytest.mark.slow
 def test_resume_logs_each_iteration_once(run_copy, tiny_synthetic):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -218,12 +262,34 @@ def test_consecutive_nonfinite_steps_stop_training_without_a_checkpoint(tiny_syn
     run_dir = tmp_path / "diverged"
     trainer = Trainer(load_config(None, _overrides(tiny_synthetic, run_dir, "train.max_nonfinite_steps=2")))
     _nan_steps(trainer)
-    with pytest.raises(
-        DivergedError, match="2 consecutive steps up to iteration 2 had a non-finite loss or gradient"
-    ):
+    with pytest.raises(DivergedError) as error:
         trainer.fit()
+    assert str(error.value) == (
+        "2 consecutive steps up to iteration 2 had a non-finite loss or gradient (their updates were skipped; "
+        "train.max_nonfinite_steps=2); lower optim.base_lr or check the data, then start over with --force "
+        "(no checkpoint of this run was written before)"
+    )
     assert not (run_dir / "checkpoints" / "last.pt").exists()
     claim_run_folder(run_dir, resume=True, force=False).close()  # fit released the folder
+
+
+def test_the_divergence_stop_names_the_checkpoint_that_exists(tiny_synthetic, tmp_path):
+    run_dir = tmp_path / "diverged_later"
+    overrides = _overrides(tiny_synthetic, run_dir, "train.max_nonfinite_steps=2", "train.checkpoint_every=1")
+    trainer = Trainer(load_config(None, overrides))
+    real, calls = trainer.step_fn, []
+
+    def nan_after_the_first(lab, unl):
+        calls.append(1)
+        out = real(lab, unl)
+        return out if len(calls) == 1 else StepOutput(out.loss * float("nan"), {})
+
+    trainer.step_fn = nan_after_the_first
+    with pytest.raises(DivergedError) as error:
+        trainer.fit()
+    last = run_dir / "checkpoints" / "last.pt"
+    assert str(error.value).endswith(f"then --resume from {last} (iteration 2)")  # step 2 was undone
+    assert load_checkpoint(last)["iteration"] == 2
 
 
 def test_a_checkpoint_never_holds_nonfinite_weights(tiny_synthetic, tmp_path):

@@ -4,6 +4,8 @@ checkpoints and evaluation. One process per device; torchrun starts several for 
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -36,9 +38,9 @@ from cmpl.engine.runtime import clip_specs, enabled_on, resolve_device, test_cli
 from cmpl.engine.stop import StopSignals
 from cmpl.engine.streams import endless_loader
 from cmpl.engine.unlabeled_scores import score_unlabeled, scored_videos, write_scores
-from cmpl.errors import CheckpointError, TrainingStopped, UserError
+from cmpl.errors import CheckpointError, RunFolderError, TrainingStopped, UserError
 from cmpl.methods import LabeledBatch, Method, UnlabeledBatch, build_method
-from cmpl.run_files import score_summary
+from cmpl.run_files import METRICS_FILE, read_metrics, score_summary
 
 __all__ = ["RESUME_CHECKED_SECTIONS", "Trainer", "config_changes"]
 
@@ -108,6 +110,10 @@ class Trainer:
 
     def _build(self, config: Config, resume: bool) -> None:
         """Everything after the folder is claimed; ``__init__`` releases the folder if this fails."""
+        self.resumed = resume and self.checkpoint_path.is_file()
+        if resume and not self.resumed:
+            self._check_fresh_start()
+        self.saved_iteration: int | None = None  # of checkpoints/last.pt, once there is one of this run
         self.data: RunData = prepare_run_data(config, self.run_dir, reuse_split=resume)
         config = self.config = resolve_iterations(config, len(self.data.unlabeled), self.world)
         every = config.train.score_unlabeled_every * iterations_per_epoch(
@@ -138,12 +144,42 @@ class Trainer:
         # supervised warm-up: the unlabeled stream is not even read before this iteration
         self.unlabeled_start = round(config.method.supervised_warmup * config.schedule.iterations)
         self.bad_files: set[str] = set()
-        if resume and self.checkpoint_path.is_file():
+        if self.resumed:
             self._load(self.checkpoint_path)
         if distributed.is_main():
-            truncate_metrics(self.run_dir, self.progress.iteration)
+            # a finished run resumed without its results.json evaluates again: its old final line goes
+            done = self.progress.iteration >= config.schedule.iterations
+            truncate_metrics(self.run_dir, self.progress.iteration, not done or self._finished())
             self.writer = MetricWriter(self.run_dir, purge_step=self.progress.iteration + 1)
             save_config(config, self.run_dir / "config.yaml")
+
+    def _check_fresh_start(self) -> None:
+        """``--resume`` without ``checkpoints/last.pt``: a new or empty folder starts at iteration 0 with a
+        note; one that holds an earlier run's metrics is refused, since starting over would replace them. A
+        group that torchrun restarted before the first checkpoint starts over (its own metrics are cut)."""
+        if int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0:
+            return
+        if read_metrics(self.run_dir):
+            raise RunFolderError(
+                f"{self.checkpoint_path}: not found, so --resume cannot continue the run whose metrics "
+                f"{self.run_dir / METRICS_FILE} holds; put its checkpoint back, or start over with --force "
+                "instead of --resume (deletes that run)"
+            )
+        if distributed.is_main():
+            print(
+                f"note: {self.checkpoint_path}: not found; --resume starts a new run at iteration 0",
+                file=sys.stderr,
+            )
+
+    def _finished(self) -> bool:
+        """Whether the run has trained every iteration and has its results.json (a finished run resumed)."""
+        path = self.run_dir / "results.json"
+        if self.progress.iteration < self.config.schedule.iterations or not path.is_file():
+            return False
+        try:
+            return json.loads(path.read_text()).get("iterations") == self.progress.iteration
+        except (OSError, ValueError):
+            return False
 
     def close(self) -> None:
         """Close the logs and release the run folder (``fit`` does this however it ends)."""
@@ -248,6 +284,16 @@ class Trainer:
         """Train to the configured iteration count, evaluate the primary network, write ``results.json``."""
         c = self.config
         total = c.schedule.iterations
+        if self._finished():  # resumed after it finished: nothing to train, and no second evaluation
+            self.close()
+            results = json.loads((self.run_dir / "results.json").read_text())
+            if distributed.is_main():
+                print(
+                    f"note: {self.run_dir}: finished at iteration {self.progress.iteration}; its results.json "
+                    "is shown, not evaluated again (a larger schedule.iterations trains on)",
+                    file=sys.stderr,
+                )
+            return results
         labeled_stream, unlabeled_stream = self.streams()
         running = RunningMean()
         bar = tqdm(
@@ -300,10 +346,14 @@ class Trainer:
         self.progress.skipped_steps += skipped
         it, limit = self.progress.iteration, self.config.train.max_nonfinite_steps
         if streak >= limit:
+            if self.saved_iteration is None:
+                then = "then start over with --force (no checkpoint of this run was written before)"
+            else:
+                then = f"then --resume from {self.checkpoint_path} (iteration {self.saved_iteration})"
             raise DivergedError(
                 f"{streak} consecutive steps up to iteration {it} had a non-finite loss or gradient (their "
                 f"updates were skipped; train.max_nonfinite_steps={limit}); lower optim.base_lr or check the "
-                f"data, then --resume from {self.checkpoint_path}"
+                f"data, {then}"
             )
         self.progress.replaced_clips += round(values.pop("replaced_clips") * steps * self.world)
         values.update(
@@ -393,6 +443,7 @@ class Trainer:
         _check_finite(state["method"], path)
         save_checkpoint(state, path)
         if path == self.checkpoint_path:
+            self.saved_iteration = self.progress.iteration
             keep_recent(path, self.progress.iteration, self.config.train.keep_checkpoints)
 
     def _load(self, path: Path) -> None:
@@ -416,6 +467,7 @@ class Trainer:
                 f"augmentation draws start afresh from train.seed",
                 stacklevel=2,
             )
+        self.saved_iteration = state["iteration"]
         self.progress = _Progress(  # .get: checkpoints written before these counters existed
             state["iteration"],
             state["replaced_clips"],
