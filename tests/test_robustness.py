@@ -550,6 +550,28 @@ def test_a_missing_dataset_is_one_line(tmp_path, capsys):
     assert "annotation file not found" in _one_error_line(capsys)
 
 
+def test_a_missing_listed_video_gives_advice_that_a_command_follows(tmp_path, capsys):
+    """The advice was ``drop_missing=True``, which no option offers; ``cmpl check-videos CONFIG`` now lists
+    the missing files (it raised the same error before)."""
+    root = _list_dataset(tmp_path / "data", "gone.mp4 0\n")
+    (root / "test.txt").write_text("gone_too.mp4 0\n")
+    overrides = ["data.format=list", f"data.root={root}"]
+    assert main(["split", "demo", *overrides]) == 2
+    err = capsys.readouterr().err
+    assert "drop_missing" not in err
+    assert err.strip().endswith(
+        "restore them or remove their lines from the annotation list; `cmpl check-videos CONFIG` lists every "
+        "video that is missing or will not decode"
+    )
+    assert main(["check-videos", "demo", *overrides, "--workers", "1"]) == 1
+    out, err = capsys.readouterr()
+    assert [line.split("\t") for line in out.strip().splitlines()] == [
+        [str(root / "gone.mp4"), "file not found"],
+        [str(root / "gone_too.mp4"), "file not found"],
+    ]
+    assert err.strip().splitlines()[-1] == "2 of 2 videos will not decode"
+
+
 def test_k_larger_than_a_class_is_one_line(tiny_synthetic, tmp_path, capsys):
     overrides = fast_overrides(tiny_synthetic, tmp_path)  # the 4 videos per class the fixture holds
     assert main(["split", "demo", *overrides, "data.labeled_per_class=5"]) == 2
