@@ -572,6 +572,20 @@ def test_a_missing_listed_video_gives_advice_that_a_command_follows(tmp_path, ca
     assert err.strip().splitlines()[-1] == "2 of 2 videos will not decode"
 
 
+def test_a_one_class_dataset_is_one_line(tiny_synthetic, tmp_path, capsys):
+    root = tmp_path / "one"
+    root.mkdir()
+    circle = sorted((tiny_synthetic / "videos" / "circle").glob("*.mp4"))
+    (root / "train.txt").write_text("".join(f"{p} 0\n" for p in circle if "train" in p.name))
+    (root / "test.txt").write_text("".join(f"{p} 0\n" for p in circle if "test" in p.name))
+    (root / "classes.txt").write_text("circle\n")
+    overrides = [*fast_overrides(root, tmp_path / "run"), "data.format=list"]
+    assert main(["train", *overrides]) == 2
+    assert _one_error_line(capsys) == (
+        f"error: {root}: the training videos hold 1 class ('circle'); a classifier needs at least 2"
+    )
+
+
 def test_k_larger_than_a_class_is_one_line(tiny_synthetic, tmp_path, capsys):
     overrides = fast_overrides(tiny_synthetic, tmp_path)  # the 4 videos per class the fixture holds
     assert main(["split", "demo", *overrides, "data.labeled_per_class=5"]) == 2

@@ -32,6 +32,7 @@ from cmpl.data.splits import (
 )
 from cmpl.data.synthetic import make_synthetic
 from cmpl.engine import distributed
+from cmpl.errors import BadValueError
 
 __all__ = ["RunData", "load_dataset", "prepare_run_data", "run_test_records"]
 
@@ -101,6 +102,16 @@ def _check_labeled_videos(labeled: list[VideoRecord]) -> None:
         )
 
 
+def _check_classes(records: list[VideoRecord], class_names: list[str], root: str) -> None:
+    """A classifier of one class scores 100 % by construction: refuse to train it."""
+    present = sorted({r.label for r in records})
+    if len(present) < 2:
+        names = ", ".join(repr(class_names[i]) if 0 <= i < len(class_names) else str(i) for i in present)
+        raise BadValueError(
+            f"{root}: the training videos hold {len(present)} class ({names}); a classifier needs at least 2"
+        )
+
+
 def run_test_records(config: Config, run_dir: Path) -> list[VideoRecord]:
     """The test videos of a run: the dataset's test set, or the one held out into ``run_dir``."""
     if config.data.test_fraction > 0:
@@ -126,6 +137,7 @@ def prepare_run_data(config: Config, run_dir: Path, reuse_split: bool = False) -
     group_of = group_by_stem_pattern(d.split_group_pattern) if d.split_group_pattern else None
     train = load_dataset(config, "train")
     train_records = train.records
+    _check_classes(train_records, train.class_names, d.root)
     if held_out and d.subject_pattern:
         subject_of = subject_by_pattern(d.subject_pattern)
         train_records, test_records = subject_holdout(train_records, d.test_fraction, d.test_seed, subject_of)
