@@ -487,6 +487,38 @@ def test_predict_names_each_unreadable_video_and_answers_the_rest(
     assert lines[1] == f"error: {missing}: file not found"
 
 
+@pytest.mark.slow
+def test_an_unreadable_test_video_is_left_out_and_listed_not_fatal(tiny_synthetic, tmp_path, capsys):
+    """Training and ``cmpl evaluate`` stopped with exit 2 and no results on one broken test video; now the
+    test set is checked before training (a warning), the others are scored and the broken one is listed."""
+    root = tmp_path / "data"
+    root.mkdir()
+    shutil.copy(tiny_synthetic / "classes.txt", root)
+    for name in ("train.txt", "test.txt"):
+        lines = (tiny_synthetic / name).read_text().splitlines()
+        (root / name).write_text("".join(f"{tiny_synthetic / line}\n" for line in lines if line.strip()))
+    broken = root / "broken.mp4"
+    broken.write_bytes(b"not a video" * 100)
+    with (root / "test.txt").open("a") as f:
+        f.write("broken.mp4 3\n")
+    run_dir = tmp_path / "run"
+    overrides = [*_overrides(root, run_dir, "data.format=list", "eval.num_clips=1"), "eval.batch_size=5"]
+    assert main(["train", *overrides]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith(f"warning: 1 of 25 test videos will not decode: {broken} (cannot open")
+    assert err[0].endswith(
+        "they will be left out of the test scores and listed in results.json (unreadable_videos)"
+    )
+    assert err[-1].startswith("warning: 1 of 25 test videos will not decode and are left out of the scores")
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["num_videos"] == 24
+    assert [v.split(": ")[0] for v in results["unreadable_videos"]] == [str(broken)]
+    assert main(["evaluate", str(run_dir), "--device", "cpu", "--views", "1x1"]) == 0
+    assert "left out of the scores" in capsys.readouterr().err
+    evaluated = json.loads((run_dir / "results_1x1.json").read_text())
+    assert evaluated["num_videos"] == 24 and evaluated["unreadable_videos"] == results["unreadable_videos"]
+
+
 # ------------------------------------------------------------------------------ 7. bad inputs
 def _list_dataset(root: Path, train_lines: str) -> Path:
     root.mkdir()

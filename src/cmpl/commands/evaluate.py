@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from cmpl.data.annotations import VideoRecord, find_missing, read_class_names, r
 from cmpl.data.augment import ClipAugment
 from cmpl.data.datasets import TestClips
 from cmpl.engine.checkpoint import load_checkpoint
-from cmpl.engine.evaluate import EvalResult, accuracy_metrics, predict_dataset
+from cmpl.engine.evaluate import EvalResult, accuracy_metrics, predict_dataset, unreadable_note
 from cmpl.engine.run_data import SPLIT_FILES, run_test_records
 from cmpl.engine.runtime import resolve_device, test_clips, test_records, use_amp
 from cmpl.engine.unlabeled_scores import score_unlabeled
@@ -135,6 +136,7 @@ def score_test_set(
         records = test_records(run.config, run_test_records(run.config, run.run_dir))
     normalize = ClipAugment().normalize
     num_classes = len(run.class_names)
+    unreadable: list[str] = []
     predictions = predict_dataset(
         run.network,
         run.test_clips(records, num_clips, num_crops),
@@ -145,8 +147,9 @@ def score_test_set(
         num_workers=run.config.data.num_workers,
         amp=run.amp,
         progress=progress,
+        unreadable=unreadable,
     )
-    return accuracy_metrics(*predictions, num_classes)
+    return accuracy_metrics(*predictions, num_classes, unreadable)
 
 
 def evaluate_run(
@@ -167,6 +170,8 @@ def evaluate_run(
         name, extra = f"{name}_{test_list.parent.name}_{test_list.stem}", {"test_list": str(test_list)}
     result = score_test_set(run, num_clips, num_crops, progress=progress, records=records)
     out = run_dir / f"{name}.json"
+    if result.unreadable_videos:
+        print(unreadable_note(result, str(out)), file=sys.stderr)
     out.write_text(
         json.dumps(
             {

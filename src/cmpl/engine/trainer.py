@@ -28,7 +28,7 @@ from cmpl.engine.checkpoint import (
     rng_state,
     save_checkpoint,
 )
-from cmpl.engine.evaluate import EvalResult, accuracy_metrics, predict_dataset
+from cmpl.engine.evaluate import EvalResult, accuracy_metrics, predict_dataset, unreadable_note
 from cmpl.engine.guard import NonFiniteGuard
 from cmpl.engine.metrics import MetricWriter, RunningMean, pooled_pseudo_label_accuracy
 from cmpl.engine.optim import build_optimizer, build_scheduler, iterations_per_epoch, resolve_iterations
@@ -479,6 +479,7 @@ class Trainer:
         """Score the primary network on the test set; with ``keep_best``, a new best top-1 is checkpointed
         as ``best.pt``."""
         num_classes = self.data.num_classes
+        unreadable: list[str] = []
         predictions = predict_dataset(
             self.method.primary,
             test_clips(self.config, test_records(self.config, self.data.test)),
@@ -489,8 +490,9 @@ class Trainer:
             num_workers=self.config.data.num_workers,
             amp=self.amp,
             progress=self.config.train.progress and distributed.is_main(),
+            unreadable=unreadable,
         )
-        result = accuracy_metrics(*predictions, num_classes)
+        result = accuracy_metrics(*predictions, num_classes, unreadable)
         if self.writer:
             self.writer.write(
                 step,
@@ -536,4 +538,6 @@ class Trainer:
         }
         if distributed.is_main():
             (self.run_dir / "results.json").write_text(json.dumps(results, indent=1))
+            if result.unreadable_videos:
+                print(unreadable_note(result, str(self.run_dir / "results.json")), file=sys.stderr)
         return results
