@@ -24,6 +24,7 @@ def check_videos(
                 paths += [r.path for r in load_dataset(target, subset).records]
             except MissingVideosError as e:
                 paths += e.listed
+        paths = list(dict.fromkeys(paths))  # a video listed in both subsets is checked once
     else:
         paths = videos_to_check(target)
     return paths, find_bad_videos(paths, workers)
