@@ -427,6 +427,8 @@ class Trainer:
         """Checkpoint the run into ``path`` (default ``last.pt``, keeping ``train.keep_checkpoints``)."""
         rng_states = distributed.all_gather(rng_state())  # each rank resumes its own augmentation stream
         if not distributed.is_main():
+            if path is None:  # every rank knows which checkpoint exists (the divergence stop names it)
+                self.saved_iteration = self.progress.iteration
             return
         state = {
             "iteration": self.progress.iteration,
