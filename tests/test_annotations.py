@@ -277,7 +277,7 @@ def test_kinetics400_missing_files_all_listed_or_dropped(tmp_path: Path) -> None
     assert "25 of 30 listed videos are missing" in message
     assert "train/abseiling/id005_000000_000010.mp4" in message
     assert "id024_000000_000010" in message and "id025_000000_000010" not in message  # first 20 shown
-    assert "... and 5 more" in message and "drop_missing=True" in message
+    assert "... and 5 more" in message and "`cmpl check-videos CONFIG` lists every video" in message
     assert [p.name for p in excinfo.value.missing] == [f"id{i:03d}_000000_000010.mp4" for i in range(5, 30)]
     with pytest.warns(UserWarning, match="dropped 25 of 30"):
         kept = load_annotations("kinetics400", tmp_path, "train", drop_missing=True)

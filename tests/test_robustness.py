@@ -127,6 +127,66 @@ def test_resume_accepts_another_machines_loader_settings(run_copy, tiny_syntheti
     Trainer(load_config(None, _overrides(tiny_synthetic, run_copy, *elsewhere)), resume=True).close()
 
 
+def test_resume_on_another_device_restores_the_cpu_rng_state(run_copy, tiny_synthetic):
+    """On CUDA a checkpoint loaded with ``map_location=<the device>`` put the saved CPU RNG state on the GPU
+    and ``torch.set_rng_state`` refused it. Here the trainer's device is ``meta``, standing in for CUDA:
+    the checkpoint must still be read onto the host, weights go to the device through load_state_dict."""
+    trainer = Trainer(load_config(None, _overrides(tiny_synthetic, run_copy)), resume=True)
+    saved = load_checkpoint(trainer.checkpoint_path)
+    torch.manual_seed(1234)
+    trainer.device = torch.device("meta")
+    trainer._load(trainer.checkpoint_path)
+    assert torch.equal(torch.get_rng_state(), saved["rng"][0]["torch"])
+    assert trainer.progress.iteration == saved["iteration"]
+    weights = trainer.method.state_dict()
+    assert all(torch.equal(weights[k], v) for k, v in saved["method"].items())
+    trainer.close()
+
+
+def test_resume_without_a_checkpoint_refuses_to_replace_an_earlier_runs_metrics(
+    run_copy, tiny_synthetic, capsys
+):
+    (run_copy / "checkpoints" / "last.pt").unlink()
+    before = (run_copy / "metrics.jsonl").read_text()
+    assert main(["train", *_overrides(tiny_synthetic, run_copy), "--resume"]) == 2
+    assert _one_error_line(capsys) == (
+        f"error: {run_copy / 'checkpoints' / 'last.pt'}: not found, so --resume cannot continue the run whose "
+        f"metrics {run_copy / 'metrics.jsonl'} holds; put its checkpoint back, or start over with --force "
+        "instead of --resume (deletes that run)"
+    )
+    assert (run_copy / "metrics.jsonl").read_text() == before
+
+
+def test_resume_into_a_new_folder_starts_at_iteration_0_with_a_note(tiny_synthetic, tmp_path, capsys):
+    run_dir = tmp_path / "new"
+    Trainer(load_config(None, _overrides(tiny_synthetic, run_dir)), resume=True).close()
+    assert capsys.readouterr().err.strip() == (
+        f"note: {run_dir / 'checkpoints' / 'last.pt'}: not found; --resume starts a new run at iteration 0"
+    )
+
+
+def test_resuming_a_finished_run_shows_its_results_without_a_second_evaluation(
+    run_copy, tiny_synthetic, capsys
+):
+    before = (run_copy / "metrics.jsonl").read_text()
+    results = json.loads((run_copy / "results.json").read_text())
+    assert main(["train", *_overrides(tiny_synthetic, run_copy), "--resume"]) == 0
+    out, err = capsys.readouterr()
+    assert f"top-1 {results['top1']:.2f}" in out
+    assert err.strip() == (
+        f"note: {run_copy}: finished at iteration 3; its results.json is shown, not evaluated again (a larger "
+        "schedule.iterations trains on)"
+    )
+    assert (run_copy / "metrics.jsonl").read_text() == before
+
+
+def test_a_finished_run_without_results_is_evaluated_again_once(run_copy, tiny_synthetic):
+    (run_copy / "results.json").unlink()
+    Trainer(load_config(None, _overrides(tiny_synthetic, run_copy)), resume=True).fit()
+    assert [r["step"] for r in read_metrics(run_copy, "eval")] == [2, 3]
+    assert (run_copy / "results.json").is_file()
+
+
 @pytest.mark.slow
 def test_resume_logs_each_iteration_once(run_copy, tiny_synthetic):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -202,12 +262,34 @@ def test_consecutive_nonfinite_steps_stop_training_without_a_checkpoint(tiny_syn
     run_dir = tmp_path / "diverged"
     trainer = Trainer(load_config(None, _overrides(tiny_synthetic, run_dir, "train.max_nonfinite_steps=2")))
     _nan_steps(trainer)
-    with pytest.raises(
-        DivergedError, match="2 consecutive steps up to iteration 2 had a non-finite loss or gradient"
-    ):
+    with pytest.raises(DivergedError) as error:
         trainer.fit()
+    assert str(error.value) == (
+        "2 consecutive steps up to iteration 2 had a non-finite loss or gradient (their updates were skipped; "
+        "train.max_nonfinite_steps=2); lower optim.base_lr or check the data, then start over with --force "
+        "(no checkpoint of this run was written before)"
+    )
     assert not (run_dir / "checkpoints" / "last.pt").exists()
     claim_run_folder(run_dir, resume=True, force=False).close()  # fit released the folder
+
+
+def test_the_divergence_stop_names_the_checkpoint_that_exists(tiny_synthetic, tmp_path):
+    run_dir = tmp_path / "diverged_later"
+    overrides = _overrides(tiny_synthetic, run_dir, "train.max_nonfinite_steps=2", "train.checkpoint_every=1")
+    trainer = Trainer(load_config(None, overrides))
+    real, calls = trainer.step_fn, []
+
+    def nan_after_the_first(lab, unl):
+        calls.append(1)
+        out = real(lab, unl)
+        return out if len(calls) == 1 else StepOutput(out.loss * float("nan"), {})
+
+    trainer.step_fn = nan_after_the_first
+    with pytest.raises(DivergedError) as error:
+        trainer.fit()
+    last = run_dir / "checkpoints" / "last.pt"
+    assert str(error.value).endswith(f"then --resume from {last} (iteration 2)")  # step 2 was undone
+    assert load_checkpoint(last)["iteration"] == 2
 
 
 def test_a_checkpoint_never_holds_nonfinite_weights(tiny_synthetic, tmp_path):
@@ -281,24 +363,46 @@ def _workers(agent: int) -> dict[int, int]:
     return ranks
 
 
+def test_each_torchrun_attempt_sees_only_its_own_store_keys(monkeypatch):
+    """torchrun's agent keeps one store for every restart attempt; keys a dead group wrote there (its Gloo
+    addresses) must not reach the restarted group, which read them and failed to connect."""
+    from torch.distributed import TCPStore
+
+    from cmpl.engine import distributed
+
+    server = TCPStore("127.0.0.1", 0, 1, is_master=True, wait_for_workers=False)
+    env = {"TORCHELASTIC_USE_AGENT_STORE": "True", "MASTER_ADDR": "127.0.0.1", "WORLD_SIZE": "2"}
+    for key, value in {**env, "MASTER_PORT": str(server.port), "TORCHELASTIC_RESTART_COUNT": "0"}.items():
+        monkeypatch.setenv(key, value)
+    first = distributed.attempt_store()
+    first.set("default_pg/0/cpu/rank_0", "address of a process that died")
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "1")
+    second = distributed.attempt_store()
+    assert not second.check(["default_pg/0/cpu/rank_0"])
+    assert first.check(["default_pg/0/cpu/rank_0"])
+    monkeypatch.delenv("TORCHELASTIC_USE_AGENT_STORE")
+    assert distributed.attempt_store() is None  # plain env:// rendezvous outside torchrun's agent
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not os.environ.get("CMPL_TEST_TORCHRUN_RESTART"),
-    reason="opt-in (CMPL_TEST_TORCHRUN_RESTART=1): passed alone, but on a loaded 2-core machine the restarted "
-    "Gloo group once failed to connect and once hung, which would cost the suite minutes",
-)
 def test_torchrun_restarts_a_dead_rank_and_the_run_completes_from_its_checkpoint(tiny_synthetic, tmp_path):
-    run_dir, total = tmp_path / "elastic", 30
-    overrides = _overrides(tiny_synthetic, run_dir, "train.checkpoint_every=2", iterations=total)
+    """One restart allowed, none spare: the restarted group must connect the first time (see
+    test_each_torchrun_attempt_sees_only_its_own_store_keys). The log goes to a file: a pipe nobody reads
+    while the agent runs would block it once 64 KiB of tracebacks fill it."""
+    run_dir, total = tmp_path / "elastic", 12
+    overrides = _overrides(
+        tiny_synthetic, run_dir, "train.checkpoint_every=2", "eval.num_clips=1", iterations=total
+    )
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
     env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
-    agent = subprocess.Popen(
-        [*launcher, "--max-restarts", "3", "-m", "cmpl", "train", *overrides],  # spare ones: a busy machine
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = tmp_path / "torchrun.log"
+    with log.open("w") as log_file:
+        agent = subprocess.Popen(
+            [*launcher, "--max-restarts", "1", "-m", "cmpl", "train", *overrides],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     last = run_dir / "checkpoints" / "last.pt"
     deadline = time.monotonic() + 300
     while not last.is_file() and time.monotonic() < deadline and agent.poll() is None:
@@ -306,8 +410,8 @@ def test_torchrun_restarts_a_dead_rank_and_the_run_completes_from_its_checkpoint
     killed_after = load_checkpoint(last)["iteration"]
     logged = [r for r in read_metrics(run_dir, "train") if r["step"] <= killed_after]
     os.kill(_workers(agent.pid)[1], signal.SIGKILL)
-    _, err = agent.communicate(timeout=400)
-    assert agent.returncode == 0, err[-3000:]
+    agent.wait(timeout=400)
+    assert agent.returncode == 0, log.read_text()[-3000:]
     assert 0 < killed_after < total
     rows = read_metrics(run_dir, "train")
     assert [r["step"] for r in rows] == list(range(1, total + 1))
@@ -405,6 +509,38 @@ def test_predict_names_each_unreadable_video_and_answers_the_rest(
     assert lines[1] == f"error: {missing}: file not found"
 
 
+@pytest.mark.slow
+def test_an_unreadable_test_video_is_left_out_and_listed_not_fatal(tiny_synthetic, tmp_path, capsys):
+    """Training and ``cmpl evaluate`` stopped with exit 2 and no results on one broken test video; now the
+    test set is checked before training (a warning), the others are scored and the broken one is listed."""
+    root = tmp_path / "data"
+    root.mkdir()
+    shutil.copy(tiny_synthetic / "classes.txt", root)
+    for name in ("train.txt", "test.txt"):
+        lines = (tiny_synthetic / name).read_text().splitlines()
+        (root / name).write_text("".join(f"{tiny_synthetic / line}\n" for line in lines if line.strip()))
+    broken = root / "broken.mp4"
+    broken.write_bytes(b"not a video" * 100)
+    with (root / "test.txt").open("a") as f:
+        f.write("broken.mp4 3\n")
+    run_dir = tmp_path / "run"
+    overrides = [*_overrides(root, run_dir, "data.format=list", "eval.num_clips=1"), "eval.batch_size=5"]
+    assert main(["train", *overrides]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith(f"warning: 1 of 25 test videos will not decode: {broken} (cannot open")
+    assert err[0].endswith(
+        "they will be left out of the test scores and listed in results.json (unreadable_videos)"
+    )
+    assert err[-1].startswith("warning: 1 of 25 test videos will not decode and are left out of the scores")
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["num_videos"] == 24
+    assert [v.split(": ")[0] for v in results["unreadable_videos"]] == [str(broken)]
+    assert main(["evaluate", str(run_dir), "--device", "cpu", "--views", "1x1"]) == 0
+    assert "left out of the scores" in capsys.readouterr().err
+    evaluated = json.loads((run_dir / "results_1x1.json").read_text())
+    assert evaluated["num_videos"] == 24 and evaluated["unreadable_videos"] == results["unreadable_videos"]
+
+
 # ------------------------------------------------------------------------------ 7. bad inputs
 def _list_dataset(root: Path, train_lines: str) -> Path:
     root.mkdir()
@@ -420,6 +556,16 @@ def _list_dataset(root: Path, train_lines: str) -> Path:
         (["train.labeled_batch=two"], "error: train.labeled_batch: expected an integer, got 'two'"),
         (["method.threshold=1.5"], "error: method.threshold: must be in [0, 1], got 1.5"),
         (["methods.threshold=0.5"], "error: methods: unknown key; allowed: data, model, method"),
+        (["optim.base_lr=.nan"], "error: optim.base_lr: must be a finite number, got nan"),
+        (["method.threshold=nan"], "error: method.threshold: must be a finite number, got 'nan'"),
+        (["optim.momentum=.nan"], "error: optim.momentum: must be a finite number, got nan"),
+        (["optim.base_lr=.inf"], "error: optim.base_lr: must be a finite number, got inf"),
+        (["data.time_offset_s=-inf"], "error: data.time_offset_s: must be a finite number, got '-inf'"),
+        (
+            ["data.backend=torchcodec_cuda", "data.num_workers=2"],
+            "error: data.backend: torchcodec_cuda decodes with CUDA, which forked loader workers cannot use; "
+            "give data.num_workers=0 with it (got 2) or data.backend=torchcodec",
+        ),
     ],
 )
 def test_bad_config_values_are_one_line(overrides, expected, capsys):
@@ -432,6 +578,21 @@ def test_a_missing_config_file_is_one_line(capsys):
     assert _one_error_line(capsys).startswith("error: no_such.yaml: config file not found")
 
 
+def test_torchcodec_cuda_without_loader_workers_is_accepted():
+    assert load_config("demo", ["data.backend=torchcodec_cuda", "data.num_workers=0"]).data.num_workers == 0
+
+
+@pytest.mark.parametrize("text", ["", "# nothing yet\n"])
+def test_an_empty_config_file_is_one_line(tmp_path, capsys, text):
+    path = tmp_path / "empty.yaml"
+    path.write_text(text)
+    assert main(["split", str(path)]) == 2
+    assert _one_error_line(capsys) == (
+        f"error: {path}: empty config file; give at least one section (e.g. data:) or a _base_, or name a "
+        "shipped config (cmpl configs lists them)"
+    )
+
+
 def test_a_malformed_annotation_line_is_one_line(tmp_path, capsys):
     root = _list_dataset(tmp_path / "data", "a.mp4 0\nb.mp4 jump\n")
     assert main(["split", "demo", "data.format=list", f"data.root={root}"]) == 2
@@ -441,6 +602,42 @@ def test_a_malformed_annotation_line_is_one_line(tmp_path, capsys):
 def test_a_missing_dataset_is_one_line(tmp_path, capsys):
     assert main(["split", "demo", "data.format=list", f"data.root={tmp_path / 'nowhere'}"]) == 2
     assert "annotation file not found" in _one_error_line(capsys)
+
+
+def test_a_missing_listed_video_gives_advice_that_a_command_follows(tmp_path, capsys):
+    """The advice was ``drop_missing=True``, which no option offers; ``cmpl check-videos CONFIG`` now lists
+    the missing files (it raised the same error before)."""
+    root = _list_dataset(tmp_path / "data", "gone.mp4 0\n")
+    (root / "test.txt").write_text("gone_too.mp4 0\n")
+    overrides = ["data.format=list", f"data.root={root}"]
+    assert main(["split", "demo", *overrides]) == 2
+    err = capsys.readouterr().err
+    assert "drop_missing" not in err
+    assert err.strip().endswith(
+        "restore them or remove their lines from the annotation list; `cmpl check-videos CONFIG` lists every "
+        "video that is missing or will not decode"
+    )
+    assert main(["check-videos", "demo", *overrides, "--workers", "1"]) == 1
+    out, err = capsys.readouterr()
+    assert [line.split("\t") for line in out.strip().splitlines()] == [
+        [str(root / "gone.mp4"), "file not found"],
+        [str(root / "gone_too.mp4"), "file not found"],
+    ]
+    assert err.strip().splitlines()[-1] == "2 of 2 videos will not decode"
+
+
+def test_a_one_class_dataset_is_one_line(tiny_synthetic, tmp_path, capsys):
+    root = tmp_path / "one"
+    root.mkdir()
+    circle = sorted((tiny_synthetic / "videos" / "circle").glob("*.mp4"))
+    (root / "train.txt").write_text("".join(f"{p} 0\n" for p in circle if "train" in p.name))
+    (root / "test.txt").write_text("".join(f"{p} 0\n" for p in circle if "test" in p.name))
+    (root / "classes.txt").write_text("circle\n")
+    overrides = [*fast_overrides(root, tmp_path / "run"), "data.format=list"]
+    assert main(["train", *overrides]) == 2
+    assert _one_error_line(capsys) == (
+        f"error: {root}: the training videos hold 1 class ('circle'); a classifier needs at least 2"
+    )
 
 
 def test_k_larger_than_a_class_is_one_line(tiny_synthetic, tmp_path, capsys):

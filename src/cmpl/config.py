@@ -1,13 +1,16 @@
 """Typed configuration: YAML files and ``a.b=value`` overrides validated into dataclasses.
 
-Every field has a default, so an empty YAML file is a complete (synthetic-data) experiment. Validation happens
-once, at load time, and an unknown key or a bad value stops with one line that names the key and what is
+Every field has a default (the built-in synthetic-data r50 experiment), but an empty YAML file is refused: it is
+far more likely a mistake than a wish to train those defaults. Validation happens once, at load time, and an
+unknown key or a bad value (NaN and infinity included) stops with one line that names the key and what is
 allowed, e.g. ``method.threshold: must be in [0, 1], got 1.5``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -359,14 +362,17 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
             return value
         raise ConfigError(f"{key}: expected an integer, got {value!r}")
     if hint is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads "5e-2" (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{key}: expected a number, got {value!r}")
+            number = float(value)
+        elif isinstance(value, str):  # YAML 1.1 reads "5e-2" (no dot) as a string
+            with contextlib.suppress(ValueError):
+                number = float(value)
+        if number is None:
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if not math.isfinite(number):  # NaN passes every comparison, so no range would catch it
+            raise ConfigError(f"{key}: must be a finite number, got {value!r}")
+        return number
     if hint is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
@@ -462,9 +468,14 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path.resolve() in seen:
         raise ConfigError(f"{path}: _base_ chain loops back to itself")
     try:
-        values = yaml.safe_load(path.read_text()) or {}
+        values = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if values is None:
+        raise ConfigError(
+            f"{path}: empty config file; give at least one section (e.g. data:) or a _base_, or name a "
+            "shipped config (cmpl configs lists them)"
+        )
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     base = values.pop("_base_", None)
@@ -580,6 +591,11 @@ def _check_consistency(config: Config) -> None:
             raise ConfigError(f"data.{key}: not a regular expression ({error})") from None
     if config.data.subject_pattern and config.data.test_fraction == 0:
         raise ConfigError("data.subject_pattern: only draws a held-out test set; give data.test_fraction > 0")
+    if config.data.backend == "torchcodec_cuda" and config.data.num_workers > 0:
+        raise ConfigError(
+            f"data.backend: torchcodec_cuda decodes with CUDA, which forked loader workers cannot use; give "
+            f"data.num_workers=0 with it (got {config.data.num_workers}) or data.backend=torchcodec"
+        )
     if config.eval.short_side < config.eval.crop_size:
         raise ConfigError(f"eval.short_side: {config.eval.short_side} is smaller than eval.crop_size")
     if config.schedule.epochs == 0 and config.schedule.warmup_iterations >= config.schedule.iterations:

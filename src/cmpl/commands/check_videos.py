@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from cmpl.config import Config, config_names, load_config
+from cmpl.data.annotations import MissingVideosError
 from cmpl.data.check import find_bad_videos, videos_to_check
 from cmpl.engine.run_data import load_dataset
 
@@ -16,9 +17,16 @@ __all__ = ["check_videos"]
 def check_videos(
     target: Path | Config, workers: int | None = None
 ) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """(videos checked, (path, reason) of each bad one); a config's target is its train and test sets."""
+    """(videos checked, (path, reason) of each bad one); a config's target is its train and test sets,
+    missing files included (they are reported as not found, not raised)."""
     if isinstance(target, Config):
-        paths = [r.path for subset in ("train", "test") for r in load_dataset(target, subset).records]
+        paths = []
+        for subset in ("train", "test"):
+            try:
+                paths += [r.path for r in load_dataset(target, subset).records]
+            except MissingVideosError as e:
+                paths += e.listed
+        paths = list(dict.fromkeys(paths))  # a video listed in both subsets is checked once
     else:
         paths = videos_to_check(target)
     return paths, find_bad_videos(paths, workers)

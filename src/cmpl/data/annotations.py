@@ -3,7 +3,9 @@
 Every format ends in the same `Annotations`, so nothing downstream knows which dataset it reads. Parse errors
 name the file and line ("path:line: reason"), because a bad line in a 240K-line list is otherwise a needle hunt.
 Missing video files are collected, never reported one at a time: a Kinetics download typically lacks ~5% of
-its clips, and the user needs the whole list to decide between re-downloading and `drop_missing=True`.
+its clips, and the user needs the whole list to decide between re-downloading and removing their lines
+(`cmpl check-videos CONFIG` lists them with every file that will not decode; the kinetics400 format drops
+missing videos by itself, as `drop_missing=True` does for a caller of `load_annotations`).
 
 Formats (`load_annotations(fmt, root, subset, **kw)`, subset "train" or "test"):
 
@@ -61,14 +63,16 @@ class AnnotationError(UserError, ValueError):
 class MissingVideosError(AnnotationError):
     """Listed videos are absent. `missing` holds every one of them; the message shows the first few."""
 
-    def __init__(self, missing: Sequence[Path], total: int, root: Path) -> None:
+    def __init__(self, missing: Sequence[Path], total: int, root: Path, listed: Sequence[Path] = ()) -> None:
         self.missing = list(missing)
+        self.listed = list(listed)  # every listed video, present or not (what `cmpl check-videos` checks)
         shown = "\n  ".join(_display(p, root) for p in self.missing[:_MISSING_SHOWN])
         more = len(self.missing) - _MISSING_SHOWN
         tail = f"\n  ... and {more} more" if more > 0 else ""
         super().__init__(
             f"{len(self.missing)} of {total} listed videos are missing under {root}:\n  {shown}{tail}\n"
-            "pass drop_missing=True to continue without them"
+            "restore them or remove their lines from the annotation list; `cmpl check-videos CONFIG` lists "
+            "every video that is missing or will not decode"
         )
 
 
@@ -508,7 +512,7 @@ def _apply_missing_policy(annotations: Annotations, root: Path, drop_missing: bo
         return annotations
     total = len(annotations.records)
     if not drop_missing or len(missing) == total:
-        raise MissingVideosError(missing, total, root)
+        raise MissingVideosError(missing, total, root, [r.path for r in annotations.records])
     gone = set(missing)
     kept = [r for r in annotations.records if r.path not in gone]
     warnings.warn(

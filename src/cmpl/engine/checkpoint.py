@@ -85,11 +85,13 @@ def rng_state() -> dict[str, Any]:
 
 
 def restore_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
+    """Set every generator from :func:`rng_state`'s dict; its tensors may have been loaded onto a device
+    (``map_location``): the generators take CPU tensors only."""
+    torch.set_rng_state(state["torch"].cpu())
     np.random.set_state(
-        ("MT19937", state["numpy"]["keys"].numpy().astype(np.uint32), state["numpy"]["pos"], 0, 0.0)
+        ("MT19937", state["numpy"]["keys"].cpu().numpy().astype(np.uint32), state["numpy"]["pos"], 0, 0.0)
     )
-    python = tuple(int(x) for x in state["python"].tolist())
+    python = tuple(int(x) for x in state["python"].cpu().tolist())
     random.setstate((3, python, None))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])

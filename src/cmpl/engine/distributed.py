@@ -13,6 +13,7 @@ __all__ = [
     "all_ranks",
     "all_reduce_mean",
     "any_rank",
+    "attempt_store",
     "barrier",
     "cleanup",
     "init_distributed",
@@ -23,6 +24,9 @@ __all__ = [
 ]
 
 
+TIMEOUT = timedelta(minutes=30)
+
+
 def init_distributed(device: torch.device) -> None:
     """Join the process group that torchrun describes in the environment (no-op for a single process).
 
@@ -31,7 +35,33 @@ def init_distributed(device: torch.device) -> None:
     if dist.is_initialized() or int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return
     backend = "nccl" if device.type == "cuda" else "gloo"
-    dist.init_process_group(backend, timeout=timedelta(minutes=30))
+    store = attempt_store()
+    if store is None:
+        dist.init_process_group(backend, timeout=TIMEOUT)
+    else:
+        rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+        dist.init_process_group(backend, store=store, rank=rank, world_size=world, timeout=TIMEOUT)
+
+
+def attempt_store() -> dist.Store | None:
+    """Under torchrun, the agent's store seen through a prefix of this restart attempt; None otherwise.
+
+    torchrun's agent keeps one TCPStore server for all attempts of a worker group, and this torch's env://
+    rendezvous connects to it without a per-attempt prefix, so the keys that a process group writes there
+    (each rank's Gloo address, the store barrier's counters) outlive the group. A group restarted after a
+    rank died could read the dead rank's address and fail with "Gloo connectFullMesh failed ... Connection
+    refused", or pass or wait on a stale barrier count. A prefix per ``TORCHELASTIC_RESTART_COUNT`` gives
+    every attempt keys of its own."""
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != str(True):
+        return None
+    client = dist.TCPStore(
+        os.environ["MASTER_ADDR"],
+        int(os.environ["MASTER_PORT"]),
+        int(os.environ["WORLD_SIZE"]),
+        is_master=False,
+        timeout=TIMEOUT,
+    )
+    return dist.PrefixStore(f"cmpl/attempt_{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", client)
 
 
 def cleanup() -> None:

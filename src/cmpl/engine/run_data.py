@@ -6,6 +6,7 @@ resumed or re-evaluated run uses exactly the same videos on any machine.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from cmpl.data.splits import (
 )
 from cmpl.data.synthetic import make_synthetic
 from cmpl.engine import distributed
+from cmpl.errors import BadValueError
 
 __all__ = ["RunData", "load_dataset", "prepare_run_data", "run_test_records"]
 
@@ -86,18 +88,42 @@ def _outside_unlabeled(config: Config) -> list[VideoRecord]:
     return [VideoRecord(r.path, -1) for r in records]
 
 
-def _check_labeled_videos(labeled: list[VideoRecord]) -> None:
-    """A broken labeled video would silently remove its class's only examples: refuse to start instead.
+def _check_videos(labeled: list[VideoRecord], test: list[VideoRecord]) -> None:
+    """Decode the first and last frame of every labeled and test video once, before training, on all cores
+    of rank 0 (seconds: the labeled subset is small, and so are most test sets).
 
-    The labeled subset is small (1-60 videos per class), so decoding each one's first and last frame once,
-    on all cores of rank 0, costs seconds."""
-    bad = find_bad_videos([r.path for r in labeled], progress=False) if distributed.is_main() else None
+    A broken labeled video would silently remove its class's only examples: refuse to start. A broken test
+    video is left out of the final scores and listed in results.json: say so now, not after training."""
+    paths = [r.path for r in labeled] + [r.path for r in test]
+    bad = find_bad_videos(paths, progress=False) if distributed.is_main() else None
     bad = distributed.broadcast_from_main(bad)
-    if bad:
-        names = "; ".join(f"{path} ({reason.removeprefix(f'{path}: ')})" for path, reason in bad[:10])
+    is_labeled = {r.path for r in labeled}
+    bad_labeled = [(path, reason) for path, reason in bad if path in is_labeled]
+    bad_test = [(path, reason) for path, reason in bad if path not in is_labeled]
+    if bad_labeled:
         raise VideoDecodeError(
-            f"{len(bad)} labeled videos do not decode: {names}. Repair or remove them "
+            f"{len(bad_labeled)} labeled videos do not decode: {_names(bad_labeled)}. Repair or remove them "
             "(`cmpl check-videos` lists every bad file), or draw another data.split_seed"
+        )
+    if bad_test and distributed.is_main():
+        print(
+            f"warning: {len(bad_test)} of {len(test)} test videos will not decode: {_names(bad_test)}; they "
+            "will be left out of the test scores and listed in results.json (unreadable_videos)",
+            file=sys.stderr,
+        )
+
+
+def _names(bad: list[tuple[Path, str]]) -> str:
+    return "; ".join(f"{path} ({reason.removeprefix(f'{path}: ')})" for path, reason in bad[:10])
+
+
+def _check_classes(records: list[VideoRecord], class_names: list[str], root: str) -> None:
+    """A classifier of one class scores 100 % by construction: refuse to train it."""
+    present = sorted({r.label for r in records})
+    if len(present) < 2:
+        names = ", ".join(repr(class_names[i]) if 0 <= i < len(class_names) else str(i) for i in present)
+        raise BadValueError(
+            f"{root}: the training videos hold {len(present)} class ({names}); a classifier needs at least 2"
         )
 
 
@@ -126,6 +152,7 @@ def prepare_run_data(config: Config, run_dir: Path, reuse_split: bool = False) -
     group_of = group_by_stem_pattern(d.split_group_pattern) if d.split_group_pattern else None
     train = load_dataset(config, "train")
     train_records = train.records
+    _check_classes(train_records, train.class_names, d.root)
     if held_out and d.subject_pattern:
         subject_of = subject_by_pattern(d.subject_pattern)
         train_records, test_records = subject_holdout(train_records, d.test_fraction, d.test_seed, subject_of)
@@ -157,7 +184,7 @@ def prepare_run_data(config: Config, run_dir: Path, reuse_split: bool = False) -
         )
     if d.unlabeled_format:
         unlabeled = _outside_unlabeled(config)
-    _check_labeled_videos(labeled)
+    _check_videos(labeled, test_records[: config.eval.max_videos or None])
     if distributed.is_main():
         run_dir.mkdir(parents=True, exist_ok=True)
         write_class_names(train.class_names, files["classes"])

@@ -79,13 +79,20 @@ def _remove_run_files(run_dir: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def truncate_metrics(run_dir: Path, last_step: int) -> None:
-    """Drop the ``metrics.jsonl`` lines logged after ``last_step``: a resumed run logs those steps again."""
+def truncate_metrics(run_dir: Path, last_step: int, keep_eval_at_last: bool = True) -> None:
+    """Drop the ``metrics.jsonl`` lines logged after ``last_step``: a resumed run logs those steps again.
+    ``keep_eval_at_last=False`` also drops the evaluation at ``last_step`` (a finished run evaluated again)."""
     path = run_dir / METRICS_FILE
     if not path.is_file():
         return
     lines = path.read_text().splitlines(keepends=True)
-    kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= last_step]
+
+    def keep(row: dict) -> bool:
+        if row["step"] == last_step and row.get("split") == "eval":
+            return keep_eval_at_last
+        return row["step"] <= last_step
+
+    kept = [line for line in lines if line.strip() and keep(json.loads(line))]
     if len(kept) != len(lines):
         tmp = path.with_suffix(".tmp")
         tmp.write_text("".join(kept))

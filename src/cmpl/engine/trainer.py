@@ -4,6 +4,7 @@ checkpoints and evaluation. One process per device; torchrun starts several for 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import warnings
@@ -27,7 +28,7 @@ from cmpl.engine.checkpoint import (
     rng_state,
     save_checkpoint,
 )
-from cmpl.engine.evaluate import EvalResult, accuracy_metrics, predict_dataset
+from cmpl.engine.evaluate import EvalResult, accuracy_metrics, predict_dataset, unreadable_note
 from cmpl.engine.guard import NonFiniteGuard
 from cmpl.engine.metrics import MetricWriter, RunningMean, pooled_pseudo_label_accuracy
 from cmpl.engine.optim import build_optimizer, build_scheduler, iterations_per_epoch, resolve_iterations
@@ -45,10 +46,10 @@ from cmpl.engine.runtime import (
 from cmpl.engine.stop import StopSignals
 from cmpl.engine.streams import endless_loader
 from cmpl.engine.unlabeled_scores import score_unlabeled, scored_videos, write_scores
-from cmpl.errors import CheckpointError, TrainingStopped, UserError
+from cmpl.errors import CheckpointError, RunFolderError, TrainingStopped, UserError
 from cmpl.methods import LabeledBatch, Method, UnlabeledBatch, build_method
 from cmpl.models.weights import check_source, load_pretrained
-from cmpl.run_files import score_summary
+from cmpl.run_files import METRICS_FILE, read_metrics, score_summary
 
 __all__ = ["RESUME_CHECKED_SECTIONS", "Trainer", "config_changes"]
 
@@ -130,10 +131,14 @@ class Trainer:
 
     def _build(self, config: Config, resume: bool) -> None:
         """Everything after the folder is claimed; ``__init__`` releases the folder if this fails."""
-        resume_state = None
-        if resume and self.checkpoint_path.is_file():
-            resume_state = load_checkpoint(self.checkpoint_path, map_location=self.device)
-        else:  # a missing init_from file stops here, before the split is drawn
+        self.resumed = resume and self.checkpoint_path.is_file()
+        if resume and not self.resumed:
+            self._check_fresh_start()
+        self.saved_iteration: int | None = None  # of checkpoints/last.pt, once there is one of this run
+        # onto the host: load_state_dict copies weights and optimizer state to the device, and the saved RNG
+        # states must stay CPU ByteTensors (torch.set_rng_state takes nothing else)
+        resume_state = load_checkpoint(self.checkpoint_path, map_location="cpu") if self.resumed else None
+        if resume_state is None:  # a missing init_from file stops here, before the split is drawn
             for role in ("primary", "auxiliary"):
                 if getattr(config.model, role).init_from:
                     check_source(getattr(config.model, role).init_from)
@@ -177,7 +182,9 @@ class Trainer:
         if resume_state is not None:
             self._load(self.checkpoint_path, resume_state)
         if distributed.is_main():
-            truncate_metrics(self.run_dir, self.progress.iteration)
+            # a finished run resumed without its results.json evaluates again: its old final line goes
+            done = self.progress.iteration >= config.schedule.iterations
+            truncate_metrics(self.run_dir, self.progress.iteration, not done or self._finished())
             self.writer = MetricWriter(self.run_dir, purge_step=self.progress.iteration + 1)
             save_config(config, self.run_dir / "config.yaml")
 
@@ -195,6 +202,34 @@ class Trainer:
             if distributed.is_main():
                 print(report.line(role), file=sys.stderr)
         return loaded
+
+    def _check_fresh_start(self) -> None:
+        """``--resume`` without ``checkpoints/last.pt``: a new or empty folder starts at iteration 0 with a
+        note; one that holds an earlier run's metrics is refused, since starting over would replace them. A
+        group that torchrun restarted before the first checkpoint starts over (its own metrics are cut)."""
+        if int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0:
+            return
+        if read_metrics(self.run_dir):
+            raise RunFolderError(
+                f"{self.checkpoint_path}: not found, so --resume cannot continue the run whose metrics "
+                f"{self.run_dir / METRICS_FILE} holds; put its checkpoint back, or start over with --force "
+                "instead of --resume (deletes that run)"
+            )
+        if distributed.is_main():
+            print(
+                f"note: {self.checkpoint_path}: not found; --resume starts a new run at iteration 0",
+                file=sys.stderr,
+            )
+
+    def _finished(self) -> bool:
+        """Whether the run has trained every iteration and has its results.json (a finished run resumed)."""
+        path = self.run_dir / "results.json"
+        if self.progress.iteration < self.config.schedule.iterations or not path.is_file():
+            return False
+        try:
+            return json.loads(path.read_text()).get("iterations") == self.progress.iteration
+        except (OSError, ValueError):
+            return False
 
     def close(self) -> None:
         """Close the logs and release the run folder (``fit`` does this however it ends)."""
@@ -299,6 +334,16 @@ class Trainer:
         """Train to the configured iteration count, evaluate the primary network, write ``results.json``."""
         c = self.config
         total = c.schedule.iterations
+        if self._finished():  # resumed after it finished: nothing to train, and no second evaluation
+            self.close()
+            results = json.loads((self.run_dir / "results.json").read_text())
+            if distributed.is_main():
+                print(
+                    f"note: {self.run_dir}: finished at iteration {self.progress.iteration}; its results.json "
+                    "is shown, not evaluated again (a larger schedule.iterations trains on)",
+                    file=sys.stderr,
+                )
+            return results
         labeled_stream, unlabeled_stream = self.streams()
         running = RunningMean()
         bar = tqdm(
@@ -351,10 +396,14 @@ class Trainer:
         self.progress.skipped_steps += skipped
         it, limit = self.progress.iteration, self.config.train.max_nonfinite_steps
         if streak >= limit:
+            if self.saved_iteration is None:
+                then = "then start over with --force (no checkpoint of this run was written before)"
+            else:
+                then = f"then --resume from {self.checkpoint_path} (iteration {self.saved_iteration})"
             raise DivergedError(
                 f"{streak} consecutive steps up to iteration {it} had a non-finite loss or gradient (their "
                 f"updates were skipped; train.max_nonfinite_steps={limit}); lower optim.base_lr or check the "
-                f"data, then --resume from {self.checkpoint_path}"
+                f"data, {then}"
             )
         self.progress.replaced_clips += round(values.pop("replaced_clips") * steps * self.world)
         values.update(
@@ -428,6 +477,8 @@ class Trainer:
         """Checkpoint the run into ``path`` (default ``last.pt``, keeping ``train.keep_checkpoints``)."""
         rng_states = distributed.all_gather(rng_state())  # each rank resumes its own augmentation stream
         if not distributed.is_main():
+            if path is None:  # every rank knows which checkpoint exists (the divergence stop names it)
+                self.saved_iteration = self.progress.iteration
             return
         state = {
             "iteration": self.progress.iteration,
@@ -445,10 +496,12 @@ class Trainer:
         _check_finite(state["method"], path)
         save_checkpoint(state, path)
         if path == self.checkpoint_path:
+            self.saved_iteration = self.progress.iteration
             keep_recent(path, self.progress.iteration, self.config.train.keep_checkpoints)
 
     def _load(self, path: Path, state: dict[str, Any] | None = None) -> None:
-        state = state if state is not None else load_checkpoint(path, map_location=self.device)
+        # onto the host (see _build): the saved RNG states must stay CPU ByteTensors
+        state = state if state is not None else load_checkpoint(path, map_location="cpu")
         changed = config_changes(state["config"], config_to_dict(self.config), RESUME_CHECKED_SECTIONS)
         if changed and not self.force:
             raise ConfigError(
@@ -466,6 +519,7 @@ class Trainer:
                 f"augmentation draws start afresh from train.seed",
                 stacklevel=2,
             )
+        self.saved_iteration = state["iteration"]
         self.progress = _Progress(  # .get: checkpoints written before these counters existed
             state["iteration"],
             state["replaced_clips"],
@@ -477,6 +531,7 @@ class Trainer:
         """Score the primary network on the test set; with ``keep_best``, a new best top-1 is checkpointed
         as ``best.pt``."""
         num_classes = self.data.num_classes
+        unreadable: list[str] = []
         predictions = predict_dataset(
             self.method.primary,
             test_clips(self.config, test_records(self.config, self.data.test)),
@@ -487,8 +542,9 @@ class Trainer:
             num_workers=self.config.data.num_workers,
             amp=self.amp,
             progress=self.config.train.progress and distributed.is_main(),
+            unreadable=unreadable,
         )
-        result = accuracy_metrics(*predictions, num_classes)
+        result = accuracy_metrics(*predictions, num_classes, unreadable)
         if self.writer:
             self.writer.write(
                 step,
@@ -534,4 +590,6 @@ class Trainer:
         }
         if distributed.is_main():
             (self.run_dir / "results.json").write_text(json.dumps(results, indent=1))
+            if result.unreadable_videos:
+                print(unreadable_note(result, str(self.run_dir / "results.json")), file=sys.stderr)
         return results
