@@ -224,6 +224,8 @@ def label_collection(
 ) -> LabelOutcome:
     """Label ``records`` (default: the run's unlabeled set) into ``out_dir``: append each batch's rows to
     ``labels.jsonl`` and failures to ``failed.txt``; videos already in ``labels.jsonl`` are skipped."""
+    if top_k < 1:
+        raise BadValueError(f"--top-k must be at least 1, got {top_k}")
     loaded = load_method(run_dir)
     config, names, method = loaded
     primary = load_run(run_dir, device, "primary", loaded)
