@@ -11,11 +11,11 @@ import pytest
 
 from cmpl.cli import main
 from cmpl.commands.label import CSV_COLUMNS, LabelRow, read_rows, suggest, write_label_studio
-from cmpl.config import ConfigError, load_config
+from cmpl.config import ConfigError, config_to_dict, load_config
 from cmpl.data.annotations import VideoRecord, read_class_names, read_path_label_list
 from cmpl.data.extra_labels import apply_extra_labels, read_extra_labels
 from cmpl.engine.run_data import prepare_run_data
-from cmpl.engine.trainer import Trainer
+from cmpl.engine.trainer import Trainer, config_changes
 from tests.helpers import fast_overrides
 
 
@@ -184,3 +184,12 @@ def test_next_run_learns_from_extra_labels(tiny_run, tiny_synthetic, tmp_path, c
     assert main(["train", *overrides]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: data.extra_labels:") and "\n" not in err
+
+
+def test_a_checkpoint_older_than_extra_labels_resumes_without_a_config_change():
+    current = config_to_dict(load_config(None, ["data.split_seed=1"]))
+    saved = {s: dict(v) for s, v in current.items()}
+    del saved["data"]["extra_labels"]
+    assert config_changes(saved, current, ("data",)) == []
+    with_labels = config_to_dict(load_config(None, ["data.split_seed=1", "data.extra_labels=x.csv"]))
+    assert config_changes(saved, with_labels, ("data",)) == ["data.extra_labels ('' -> 'x.csv')"]

@@ -53,12 +53,17 @@ pre-empted on one machine may resume on another with more cores, less memory or 
 
 def config_changes(saved: dict[str, Any], current: dict[str, Any], sections: tuple[str, ...]) -> list[str]:
     """``section.key (saved -> current)`` for every key of ``sections`` whose value differs, except
-    :data:`RESUME_FREE_KEYS`."""
+    :data:`RESUME_FREE_KEYS`. A key the saved config lacks (a checkpoint older than the key) has its default."""
+    defaults = config_to_dict(Config())
+
+    def before(section: str, key: str) -> Any:
+        return saved.get(section, {}).get(key, defaults.get(section, {}).get(key))
+
     return [
-        f"{section}.{key} ({saved.get(section, {}).get(key)!r} -> {value!r})"
+        f"{section}.{key} ({before(section, key)!r} -> {value!r})"
         for section in sections
         for key, value in current[section].items()
-        if saved.get(section, {}).get(key) != value and f"{section}.{key}" not in RESUME_FREE_KEYS
+        if before(section, key) != value and f"{section}.{key}" not in RESUME_FREE_KEYS
     ]
 
 
