@@ -7,7 +7,7 @@ mode, and prints per BatchNorm layer how far the weak and the strong clips' per-
 the labeled clips' (mean distance in labeled standard deviations, variance ratio), and how much the joint
 statistics shift the labeled clips' normalised values against labeled-only statistics. A second labeled batch gives the noise floor: how far two labeled batches differ by chance.
 
-    python benchmarks/bn_statistics.py runs/demo/fixmatch_seed0 --batches 8
+    python research/bn_statistics.py runs/demo/fixmatch_seed0 --batches 8
 """
 
 from __future__ import annotations

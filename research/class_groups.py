@@ -5,7 +5,7 @@ The paper's premise is that the auxiliary network, on more frames, helps most wh
 primary network where appearance does. The synthetic classes are each one or the other, so splitting the
 per-class accuracy by group shows which kind of class a method's gain (or loss) lies in. Reads the
 ``results.json`` of finished runs named ``<method>_seed<N>`` (the layout of ``cmpl demo`` and
-``benchmarks/evidence.py``). With ``--networks`` it instead scores every network of each run from its last
+``research/evidence.py``). With ``--networks`` it instead scores every network of each run from its last
 checkpoint on the run's test set (the eval config's views), each on its own frames: CMPL's auxiliary network
 too, which inference never uses, so that one can see whether F and A are good at different kinds of class.
 With ``--results FILE`` it reads that results file of each run instead of ``results.json`` (e.g. the
@@ -25,13 +25,13 @@ classes (rotate_cw and rotate_ccw, ...), the seeds in which more than half of on
 taken for its twin: a pair collapsed into one class, and which way, with the sign test of the two ways'
 counts (EVIDENCE.md, e21).
 
-    python benchmarks/class_groups.py runs/demo_long
-    python benchmarks/class_groups.py runs/demo_long --networks
-    python benchmarks/class_groups.py runs/demo_long runs/evidence/e16-long-seeds-3-7 --results results_2x1_heldout_test.json
-    python benchmarks/class_groups.py runs/demo_long --pseudo-labels
-    python benchmarks/class_groups.py runs/evidence/e13-fig6-scored-long --over-training
-    python benchmarks/class_groups.py runs/demo_long --pairs
-    python benchmarks/class_groups.py runs/demo_long runs/evidence/e24-supervised-on-16x4-frames=16x4
+    python research/class_groups.py runs/demo_long
+    python research/class_groups.py runs/demo_long --networks
+    python research/class_groups.py runs/demo_long runs/evidence/e16-long-seeds-3-7 --results results_2x1_heldout_test.json
+    python research/class_groups.py runs/demo_long --pseudo-labels
+    python research/class_groups.py runs/evidence/e13-fig6-scored-long --over-training
+    python research/class_groups.py runs/demo_long --pairs
+    python research/class_groups.py runs/demo_long runs/evidence/e24-supervised-on-16x4-frames=16x4
 """
 
 from __future__ import annotations
@@ -45,13 +45,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+from common import APPEARANCE_CLASSES, MOTION_CLASSES, MOTION_PAIRS, in_demo_order, sign_test_p
 
 from cmpl.analysis.paper_figures import ClassAccuracy, read_class_accuracy
-from cmpl.analysis.seed_differences import format_differences, seed_differences, sign_test_p
-from cmpl.commands.demo import in_demo_order
+from cmpl.analysis.seed_differences import format_differences, seed_differences
 from cmpl.config import load_config
 from cmpl.data.annotations import read_class_names
-from cmpl.data.synthetic import APPEARANCE_CLASSES, MOTION_CLASSES, MOTION_PAIRS
 from cmpl.engine.run_data import SPLIT_FILES
 from cmpl.errors import MissingFileError
 from cmpl.inference import load_method, load_run, score_run_unlabeled, score_test_set

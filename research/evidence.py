@@ -1,11 +1,11 @@
-"""Run one setting of the demo's investigation (benchmarks/EVIDENCE.md): every method x every seed.
+"""Run one setting of the demo's investigation (research/EVIDENCE.md): every method x every seed.
 
 Each run is an ordinary ``cmpl train demo ...`` process with one torch thread, ``--jobs`` of them at a time,
 which on a 2-core machine finishes a 9-run setting sooner than ``cmpl demo`` running them one after another
 (the accuracy is the same recipe; only the thread count differs). The setting's table is printed and one JSON
 line (overrides, command, per-seed top-1 and pseudo-label figures) is appended to ``--log``.
 
-    python benchmarks/evidence.py --name dropout-fix --seeds 0 1 2 -- schedule.iterations=240
+    python research/evidence.py --name dropout-fix --seeds 0 1 2 -- schedule.iterations=240
 
 ``{seed}`` in an override is each run's seed: ``-- data.split_seed={seed}`` trains seed k on labeled subset k,
 the paper's protocol of averaging over sampled subsets (Sec. 4.1; EVIDENCE.md, e21).
@@ -74,7 +74,7 @@ def main() -> None:
         "name": args.name,
         "overrides": args.overrides,
         "config": args.config,
-        "command": shlex.join(["python", "benchmarks/evidence.py", *sys.argv[1:]]),  # as typed
+        "command": shlex.join(["python", "research/evidence.py", *sys.argv[1:]]),  # as typed
         "seeds": args.seeds,
         "wall_s": round(time.perf_counter() - start, 1),
         "methods": summary["methods"],

@@ -10,14 +10,14 @@ that F already predicts itself, which FixMatch's labels are by construction. Tha
 absorbed what it is taught, not whether the networks merged: with an A that learns from the labels alone,
 independent of F, it ends just as high (EVIDENCE w18: 98.7 %, against 100 % in full CMPL):
 
-    python benchmarks/network_agreement.py runs/evidence/w16-*/cmpl_seed?
+    python research/network_agreement.py runs/evidence/w16-*/cmpl_seed?
 
 With ``--against`` (as many runs, in the same order: FixMatch's of the same seeds and subsets, scored at the same
 steps) the last lines give the yardstick, two networks trained apart on the same labels: at the last common
 scoring, how often CMPL's F agrees with the other run's F, and how many of the other run's confident labels
 CMPL's F already predicts.
 
-    python benchmarks/network_agreement.py runs/evidence/w16-*/cmpl_seed? --against runs/evidence/w16-*/fixmatch_seed?
+    python research/network_agreement.py runs/evidence/w16-*/cmpl_seed? --against runs/evidence/w16-*/fixmatch_seed?
 """
 
 from __future__ import annotations

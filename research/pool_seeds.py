@@ -1,7 +1,7 @@
 """Pool the seeds of several settings of the evidence log and say whether any method is ranked.
 
 Settings logged apart (e06's seeds 0-2 and e16's seeds 3-7 of one recipe) are read as one: per method its
-top-1 per seed, mean ± population standard deviation (as ``cmpl demo`` prints it), and for every pair of
+top-1 per seed, mean ± sample standard deviation (as ``cmpl demo`` prints it), and for every pair of
 methods the per-seed difference as mean ± standard error (sample standard deviation over √n, over the seeds
 both ran). Seeds pair runs that share their initialisation and augmentation stream, so the differences are
 less noisy than the means. Each pair gets its two-sided p-value (Student's t, seeds - 1 degrees of freedom)
@@ -9,7 +9,7 @@ and is called ranked when p < 0.05, i.e. its 95 % interval excludes zero: a stri
 standard errors at few seeds; on e16's eight seeds both give "not ranked".
 EVIDENCE.md's e16 table is
 
-    python benchmarks/pool_seeds.py e06-long-auxiliary-r10-w0.25 e16-long-seeds-3-7
+    python research/pool_seeds.py e06-long-auxiliary-r10-w0.25 e16-long-seeds-3-7
 
 Where every pooled run of a method logged its pseudo-labels (``mask`` and ``correct``, the primary network's
 over the last quarter of training), its line also gives their mean over the runs: the share of unlabeled clips
@@ -30,8 +30,10 @@ import argparse
 import json
 from pathlib import Path
 
+from common import in_demo_order
+
 from cmpl.analysis.seed_differences import RANKED_BELOW, format_differences, seed_differences
-from cmpl.commands.demo import in_demo_order, summarize
+from cmpl.commands.demo import summarize
 
 LOG = Path(__file__).with_name("evidence_log.jsonl")
 
@@ -107,9 +109,8 @@ def main() -> None:
     for method, seeds in pooled.items():
         m = methods[method]
         per_seed = " / ".join(f"{v:.1f}" for v in seeds.values())
-        print(
-            f"{method:<{width}}{m['top1_mean']:6.1f} ± {m['top1_std']:.1f}   seeds {list(seeds)}: {per_seed}"
-        )
+        spread = f" ± {m['top1_std']:.1f}" if m["top1_std"] is not None else ""
+        print(f"{method:<{width}}{m['top1_mean']:6.1f}{spread}   seeds {list(seeds)}: {per_seed}")
         if "pseudo_label_accuracy" in m:
             print(
                 f"{'':<{width}}pseudo-labels: {m['pseudo_label_mask']:.1f} % of clips, "

@@ -1,17 +1,17 @@
-"""Score finished runs again on another test list and log them as one setting (benchmarks/EVIDENCE.md, e17).
+"""Score finished runs again on another test list and log them as one setting (research/EVIDENCE.md, e17).
 
 The demo's test set is 240 videos: one video is 0.42 points of top-1, and binomial sampling alone moves a run
 near 58 % by about 3 points. The synthetic generator renders as many new test videos from the same
 distribution as wanted, none of which any run or any choice of recipe has seen:
 
     cmpl make-synthetic heldout --train-per-class 0 --test-per-class 200 --seed 1
-    python benchmarks/rescore.py --name NAME --test-list heldout/test.txt RUN_DIR...
+    python research/rescore.py --name NAME --test-list heldout/test.txt RUN_DIR...
 
 Each run's primary network scores the list at the run's eval views (what ``cmpl evaluate RUN --test-list``
 does; the figures are written beside the run), and one line goes into the evidence log, in evidence.py's
 format with ``top1`` on the new list, ``top1_own`` from the run's results.json and the run's pseudo-label
 figures (as evidence.py logs them; they do not depend on the test list), so that
-``python benchmarks/pool_seeds.py NAME`` reads it like any other setting.
+``python research/pool_seeds.py NAME`` reads it like any other setting.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ import sys
 import time
 from pathlib import Path
 
+from common import in_demo_order
 from tqdm import tqdm
 
-from cmpl.commands.demo import in_demo_order, pseudo_label_summary
+from cmpl.commands.demo import pseudo_label_summary
 from cmpl.commands.evaluate import evaluate_run
 from cmpl.inference import load_run
 
@@ -72,7 +73,7 @@ def main() -> None:
     runs = {m: sorted(runs[m], key=lambda r: r["seed"]) for m in in_demo_order(runs)}
     entry = {
         "name": args.name,
-        "command": shlex.join(["python", "benchmarks/rescore.py", *sys.argv[1:]]),
+        "command": shlex.join(["python", "research/rescore.py", *sys.argv[1:]]),
         "test_list": str(args.test_list.resolve()),
         "seeds": sorted({r["seed"] for rows in runs.values() for r in rows}),
         "wall_s": round(time.perf_counter() - start, 1),

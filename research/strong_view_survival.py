@@ -7,7 +7,7 @@ no longer shows. This script renders the object's alpha beside each clip, applie
 strong augmentation to it (RandAugment draws its ops as in training; a colour op leaves the object where it
 is) and Cutout, and reports the object area left relative to the weak view of the same clip.
 
-    python benchmarks/strong_view_survival.py            # a few seconds on one core
+    python research/strong_view_survival.py            # a few seconds on one core
 """
 
 from __future__ import annotations

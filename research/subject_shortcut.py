@@ -11,7 +11,7 @@ run's primary network at its eval views (as ``cmpl predict``), and counts per ru
 - their top-1, and how many of them get one of the labels their subject carries there (*named by subject*);
 - the top-1 of the other test videos.
 
-    python benchmarks/subject_shortcut.py --subject-pattern 'actor\\d+' runs/evidence/w06a-*/*_seed*
+    python research/subject_shortcut.py --subject-pattern 'actor\\d+' runs/evidence/w06a-*/*_seed*
 
 A run whose test set holds subjects out of every class (``data.subject_pattern``) has no shared videos.
 
@@ -27,13 +27,13 @@ run's are the labels it would have given) and for its top-1 answers on the test 
 - *shuffled*: the same with the labels dealt to the clips at random, each subject keeping its number of clips:
   what it would be if the labels had nothing to do with who performs. Above it, labels cluster by subject.
 
-    python benchmarks/subject_shortcut.py --subject-pattern 'actor\\d+' --concentration runs/evidence/w07b-*/*_seed*
+    python research/subject_shortcut.py --subject-pattern 'actor\\d+' --concentration runs/evidence/w07b-*/*_seed*
 
 With ``--over-training`` it reads the confident pseudo-labels of every scoring during training instead (runs
 trained with ``train.score_unlabeled_every > 0``), the runs pooled step by step: do they crowd onto one class
 early and spread later (EVIDENCE w14)?
 
-    python benchmarks/subject_shortcut.py --subject-pattern 'actor\\d+' --over-training runs/evidence/w14b-*/*_seed*
+    python research/subject_shortcut.py --subject-pattern 'actor\\d+' --over-training runs/evidence/w14b-*/*_seed*
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -24,8 +25,11 @@ def fast_overrides(data_root: Path, run_dir: Path, method: str = "cmpl", iterati
 
 
 def load_script(name: str, folder: str = "research") -> ModuleType:
-    """A script of research/ or benchmarks/ as a module (they are scripts, not a package)."""
+    """A script of research/ or benchmarks/ as a module (they are scripts, not a package). Its folder goes on
+    ``sys.path`` first, as ``python research/NAME.py`` puts it, so that ``import common`` works."""
     path = Path(__file__).resolve().parents[1] / folder / f"{name}.py"
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -165,7 +165,7 @@ def test_folder_without_test_split_holds_one_out(tmp_path: Path, by_subject: boo
     """A plain folder per class has no test set: data.test_fraction holds out whole actors (a video with its
     mirror image), writes them into the run, and `cmpl evaluate` scores the same videos later. With
     data.subject_pattern the held-out actors leave every class; without it they are drawn per class, and
-    benchmarks/subject_shortcut.py counts the test videos whose actor is labeled as another class."""
+    research/subject_shortcut.py counts the test videos whose actor is labeled as another class."""
     assert len(_videos(WEIZMANN / "bend")) == 18
     run_dir = tmp_path / "run"
     overrides = [

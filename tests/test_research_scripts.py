@@ -1,7 +1,7 @@
 """The scripts behind EVIDENCE.md's figures: what each setting's runs are given (evidence.py), how pseudo-labels
 split over the synthetic class groups (class_groups.py), whether pooled seeds rank the methods (pool_seeds.py),
-finished runs scored again on a new test list (rescore.py), and labels clustered by subject (subject_shortcut.py). The scripts under benchmarks/ are not a package, so they are loaded
-by path."""
+finished runs scored again on a new test list (rescore.py), and labels clustered by subject (subject_shortcut.py). The scripts under research/ are not a package, so they are loaded
+by path. They test the investigation's tools, not the package, so they run apart: python -m pytest -m research."""
 
 from __future__ import annotations
 
@@ -14,14 +14,25 @@ import pytest
 from cmpl.commands.demo import pseudo_label_summary
 from cmpl.config import load_config
 from cmpl.data.annotations import write_class_names
-from cmpl.data.synthetic import MOTION_CLASSES, SYNTHETIC_CLASSES
+from cmpl.data.synthetic import SYNTHETIC_CLASSES
 from cmpl.engine.trainer import Trainer
 from tests.helpers import fast_overrides, load_script
 
-class_groups, evidence, network_agreement, pool_seeds, rescore, subject_shortcut = (
+pytestmark = pytest.mark.research
+
+class_groups, common, evidence, network_agreement, pool_seeds, rescore, subject_shortcut = (
     load_script(name)
-    for name in ("class_groups", "evidence", "network_agreement", "pool_seeds", "rescore", "subject_shortcut")
+    for name in (
+        "class_groups",
+        "common",
+        "evidence",
+        "network_agreement",
+        "pool_seeds",
+        "rescore",
+        "subject_shortcut",
+    )
 )
+MOTION_CLASSES = common.MOTION_CLASSES
 
 MOTION, APPEARANCE = SYNTHETIC_CLASSES.index("move_up"), SYNTHETIC_CLASSES.index("circle")
 
@@ -391,7 +402,7 @@ def test_pool_seeds_prints_pooled_pseudo_labels_where_every_run_logged_them(tmp_
         out.count("pseudo-labels") == 1
         and "pseudo-labels: 50.0 % of clips, 40.0 % right (precision 80.0 %)" in out
     )
-    assert "cmpl          55.0 ± 5.0" in out
+    assert "cmpl          55.0 ± 7.1" in out  # sample SD of 60 and 50
 
 
 def test_pool_seeds_pairs_a_labelled_variant_with_its_method(tmp_path, monkeypatch, capsys):
@@ -416,7 +427,7 @@ def test_pool_seeds_pairs_a_labelled_variant_with_its_method(tmp_path, monkeypat
     monkeypatch.setattr("sys.argv", ["pool_seeds.py", "--log", str(log), "shipped", "variant=light-A"])
     pool_seeds.main()
     out = capsys.readouterr().out
-    assert "cmpl light-A   62.3 ± 9.4" in out  # mean of 62, 51, 74; population std
+    assert "cmpl light-A   62.3 ± 11.5" in out  # mean of 62, 51, 74; sample SD
     assert "pseudo-labels" not in out  # this log has none
     variant_line = next(line for line in out.splitlines() if "cmpl light-A - cmpl " in line)
     assert (
@@ -477,3 +488,21 @@ def test_rescore_logs_finished_runs_on_a_new_list_as_a_setting_pool_seeds_reads(
     assert pool_seeds.pooled_top1(["again"], log)["supervised"] == {r["seed"]: r["top1"] for r in rows}
     own = pool_seeds.top1_by_seed(pool_seeds.own_test_set(pool_seeds.pooled_runs(["again"], log)))
     assert own["supervised"] == {r["seed"]: r["top1_own"] for r in rows}  # --own-test-set
+
+
+def test_sign_test_counts_both_tails_of_a_fair_coin():
+    assert common.sign_test_p(6, 7) == pytest.approx(0.125)  # (1 + 7) / 128 per tail
+    assert common.sign_test_p(1, 7) == common.sign_test_p(6, 7)
+    assert common.sign_test_p(16, 18) == pytest.approx(0.0013122, abs=1e-7)  # scipy.stats.binomtest(16, 18)
+    assert common.sign_test_p(2, 4) == common.sign_test_p(0, 0) == 1.0
+    with pytest.raises(ValueError, match="one_way <= seeds"):
+        common.sign_test_p(5, 4)
+
+
+def test_research_class_groups_are_the_renderers():
+    from cmpl.data import synthetic
+
+    assert common.MOTION_CLASSES == synthetic._MOTION_CLASSES
+    assert common.APPEARANCE_CLASSES == synthetic._APPEARANCE_CLASSES
+    assert common.MOTION_PAIRS == synthetic._MOTION_PAIRS
+    assert common.in_demo_order(["x", "cmpl", "supervised"]) == ["supervised", "cmpl", "x"]

@@ -14,9 +14,9 @@ import pytest
 from cmpl.data import annotations, decode, synthetic
 from cmpl.data.encode import write_video
 from cmpl.data.synthetic import (
-    APPEARANCE_CLASSES,
-    MOTION_CLASSES,
-    MOTION_PAIRS,
+    _APPEARANCE_CLASSES,
+    _MOTION_CLASSES,
+    _MOTION_PAIRS,
     SYNTHETIC_CLASSES,
     make_synthetic,
     render_video,
@@ -45,7 +45,7 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 
 def test_classes_split_into_motion_and_appearance_groups() -> None:
-    assert SYNTHETIC_CLASSES == MOTION_CLASSES + APPEARANCE_CLASSES
+    assert SYNTHETIC_CLASSES == _MOTION_CLASSES + _APPEARANCE_CLASSES
     assert len(set(SYNTHETIC_CLASSES)) == len(SYNTHETIC_CLASSES) == 12
 
 
@@ -102,7 +102,7 @@ def test_idempotent_then_regenerates_on_new_settings(tmp_path: Path) -> None:
     assert json.loads((root / "synthetic.json").read_text())["train_per_class"] == 1
 
 
-@pytest.mark.parametrize("pair", MOTION_PAIRS)
+@pytest.mark.parametrize("pair", _MOTION_PAIRS)
 def test_motion_pairs_differ_only_in_motion(pair: tuple[str, str]) -> None:
     num_frames = 32
     anchor = num_frames // 2
@@ -116,9 +116,9 @@ def test_motion_pairs_differ_only_in_motion(pair: tuple[str, str]) -> None:
 
 def test_appearance_classes_differ_only_in_look() -> None:
     for seed in range(3):
-        videos = {name: render_video(name, seed, size=40, num_frames=24) for name in APPEARANCE_CLASSES}
+        videos = {name: render_video(name, seed, size=40, num_frames=24) for name in _APPEARANCE_CLASSES}
         centroids = []
-        for name in APPEARANCE_CLASSES[1:]:
+        for name in _APPEARANCE_CLASSES[1:]:
             differs = (videos["circle"] != videos[name]).any(axis=-1)
             assert differs.any(axis=(1, 2)).all() and differs.mean(axis=(1, 2)).max() < 0.25
             ys, xs = np.mgrid[0:40, 0:40]
@@ -156,7 +156,7 @@ def test_motion_rules_read_at_both_strides() -> None:
         assert 4 * cw.max() < math.pi / 2 and 8 * cw.max() < math.pi  # clear at stride 4, still < half a turn
         velocity = np.diff(track("oscillate").cy)
         assert (np.diff(np.sign(velocity)) != 0).sum() >= 4  # turns back and forth within 72 frames
-        for name in MOTION_CLASSES:
+        for name in _MOTION_CLASSES:
             m = track(name)
             assert m.cx.min() >= 0 and m.cx.max() < 40 and m.cy.min() >= 0 and m.cy.max() < 40
 

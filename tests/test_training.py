@@ -285,7 +285,12 @@ def test_demo_summary_pools_pseudo_label_accuracy_over_seeds():
         "cmpl": [{"top1": 45.0, "mask": 10.0, "correct": 8.0}, {"top1": 55.0, "mask": 0.0, "correct": 0.0}],
     }
     methods = summarize(runs)
-    assert methods["supervised"] == {"top1_mean": 45.0, "top1_std": 5.0, "seeds": 2}
+    assert methods["supervised"] == {
+        "top1_mean": 45.0,
+        "top1_std": pytest.approx(7.0711, abs=1e-4),
+        "seeds": 2,
+    }
+    assert summarize({"x": [{"top1": 45.0}]})["x"]["top1_std"] is None  # no spread from one seed
     cmpl = methods["cmpl"]
     assert (cmpl["pseudo_label_mask"], cmpl["pseudo_label_correct"]) == (5.0, 4.0)
     assert cmpl["pseudo_label_accuracy"] == pytest.approx(80.0)  # 8 of 10 right; not (80 + 0) / 2

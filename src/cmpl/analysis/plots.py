@@ -12,7 +12,7 @@ __all__ = ["plot_demo"]
 
 
 def plot_demo(summary: dict[str, Any], path: Path) -> None:
-    """Left: top-1 per method (mean and std over seeds, dots per seed). Right: the ratio of correct
+    """Left: top-1 per method (mean and sample SD over seeds, dots per seed). Right: the ratio of correct
     pseudo-labels among all unlabeled clips over training, the paper's Fig. 2 quantity, per seed."""
     fig, (ax_acc, ax_pl) = plt.subplots(1, 2, figsize=(11, 4))
     methods = list(summary["methods"])

@@ -34,12 +34,6 @@ DEMO_METHODS = ("supervised", "fixmatch", "cmpl")
 """Cheapest first; the demo schedules them in reverse."""
 
 
-def in_demo_order(methods: Iterable[str]) -> list[str]:
-    """``methods`` with the demo's first, in its order, then any others by name: how tables list methods."""
-    given = set(methods)
-    return [m for m in DEMO_METHODS if m in given] + sorted(given - set(DEMO_METHODS))
-
-
 def pseudo_label_summary(run_dir: Path, tail: float = 0.25) -> dict[str, float]:
     """Percent of unlabeled clips that gave the primary network a pseudo-label (``mask``) and a correct one
     (``correct``) over the last ``tail`` of training, where the numbers have settled."""
@@ -141,12 +135,14 @@ def _fit(config: Config) -> dict[str, Any]:
 
 
 def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    """Per method: top-1 mean and population std over seeds; pseudo-label use, correctness and their pooled
+    """Per method: top-1 mean and sample standard deviation over seeds (n - 1 in the denominator, as in the
+    per-seed differences' standard errors; None from one seed); pseudo-label use, correctness and their pooled
     accuracy (a seed without pseudo-labels adds none, rather than a 0 % accuracy), where every run logged them."""
     methods = {}
     for method, rows in runs.items():
         top1 = [r["top1"] for r in rows]
-        entry = {"top1_mean": statistics.fmean(top1), "top1_std": statistics.pstdev(top1), "seeds": len(rows)}
+        std = statistics.stdev(top1) if len(top1) > 1 else None
+        entry = {"top1_mean": statistics.fmean(top1), "top1_std": std, "seeds": len(rows)}
         pooled = {
             k: statistics.fmean(r[k] for r in rows) for k in ("mask", "correct") if all(k in r for r in rows)
         }
@@ -156,14 +152,17 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]
 
 
 def format_table(summary: dict[str, Any]) -> str:
+    """The demo's table: top-1 as mean ± sample SD over seeds, pseudo-label use and precision, then the
+    per-seed differences (:func:`~cmpl.analysis.seed_differences.format_differences`)."""
     lines = [
-        f"{'method':<11} {'top-1 (mean ± std)':>19} {'pseudo-labels used':>19} {'their accuracy':>15}",
+        f"{'method':<11} {'top-1 (mean ± SD)':>19} {'pseudo-labels used':>19} {'their accuracy':>15}",
         "-" * 67,
     ]
     for method, e in summary["methods"].items():
         used = f"{e['pseudo_label_mask']:.1f} %" if "pseudo_label_mask" in e else "-"
         acc = f"{e['pseudo_label_accuracy']:.1f} %" if "pseudo_label_accuracy" in e else "-"
-        top1 = f"{e['top1_mean']:.1f} ± {e['top1_std']:.1f}"
+        spread = f" ± {e['top1_std']:.1f}" if e["top1_std"] is not None else ""
+        top1 = f"{e['top1_mean']:.1f}{spread}"
         lines.append(f"{method:<11} {top1:>19} {used:>19} {acc:>15}")
     if summary.get("differences"):
         lines += ["", *format_differences(summary["differences"])]

@@ -141,7 +141,7 @@ def subject_holdout(
     class: round(`fraction` x subjects) of them, at least one and never all, are held out with all their videos,
     so that no test subject is seen in training under any label. With subjects held out per class instead
     (:func:`stratified_holdout`), a test actor's clips of other actions are trained on, and a network that
-    learned who performs which labeled action names that action (EVIDENCE.md, w06). A class left without a
+    learned who performs which labeled action names that action. A class left without a
     train or test video is an error. Both lists come back sorted by path."""
     if not 0 < fraction < 1:
         raise BadValueError(f"test fraction must be in (0, 1), got {fraction}")

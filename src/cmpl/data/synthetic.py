@@ -32,16 +32,13 @@ from cmpl.data.encode import write_video
 from cmpl.data.workers import run_jobs
 
 __all__ = [
-    "APPEARANCE_CLASSES",
-    "MOTION_CLASSES",
-    "MOTION_PAIRS",
     "SYNTHETIC_CLASSES",
     "make_synthetic",
     "render_video",
     "render_video_with_mask",
 ]
 
-MOTION_CLASSES: list[str] = [
+_MOTION_CLASSES: list[str] = [
     "move_up",
     "move_down",
     "oscillate",
@@ -52,17 +49,18 @@ MOTION_CLASSES: list[str] = [
 ]
 """Classes told apart only by how the object moves (ring object, or a clock hand for rotation)."""
 
-MOTION_PAIRS: list[tuple[str, str]] = [
+_MOTION_PAIRS: list[tuple[str, str]] = [
     ("move_up", "move_down"),
     ("slide_slow", "slide_fast"),
     ("rotate_cw", "rotate_ccw"),
 ]
 """Motion classes rendered as twins: from one seed they show the same object, identical at the anchor frame."""
 
-APPEARANCE_CLASSES: list[str] = ["circle", "square", "triangle", "stripes", "checker"]
+_APPEARANCE_CLASSES: list[str] = ["circle", "square", "triangle", "stripes", "checker"]
 """Classes told apart only by the object's look; all share one class-independent wandering motion."""
 
-SYNTHETIC_CLASSES: list[str] = MOTION_CLASSES + APPEARANCE_CLASSES
+SYNTHETIC_CLASSES: list[str] = _MOTION_CLASSES + _APPEARANCE_CLASSES
+"""The class names in label order: seven motion classes, then five appearance classes."""
 
 _VERSION = 2  # bump when rendering changes so that cached datasets are regenerated
 _REFERENCE_SIZE = 40.0  # lengths and speeds below are in pixels of a 40x40 frame and scale with `size`
@@ -266,7 +264,7 @@ def _object(name: str, u: list[float], mo: _Motion, x: Array, y: Array, sc: _Sce
     zero = np.zeros((1, 1, 1), dtype=np.float32)
     if name in ("rotate_cw", "rotate_ccw"):
         return _alpha(_clock_hand(dx, dy, mo.angle[:, None, None], r)), zero
-    if name in MOTION_CLASSES:
+    if name in _MOTION_CLASSES:
         width = max(0.38 * r, 2.0 * sc.scale)
         return _alpha(np.abs(np.hypot(dx, dy) - (r - width / 2)) - width / 2), zero
     c, s = math.cos(orientation), math.sin(orientation)
