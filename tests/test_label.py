@@ -31,6 +31,7 @@ def _csv(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_label_writes_one_row_per_unlabeled_video_and_resumes(tiny_run, tmp_path, capsys):
     out = tmp_path / "labels"
     args = [
@@ -69,6 +70,7 @@ def test_label_writes_one_row_per_unlabeled_video_and_resumes(tiny_run, tmp_path
     assert _csv(out / "labels.csv") == rows
 
 
+@pytest.mark.slow
 def test_label_skips_unreadable_videos_and_lists_them(tiny_run, tiny_synthetic, tmp_path, capsys):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video")
@@ -164,6 +166,7 @@ def test_extra_labels_move_videos_and_stop_on_a_stranger_or_an_unknown_class(col
         apply_extra_labels(tmp_path / "class.csv", NAMES, collection, labeled, unlabeled)
 
 
+@pytest.mark.slow
 def test_next_run_learns_from_extra_labels(tiny_run, tiny_synthetic, tmp_path, capsys):
     unlabeled = read_path_label_list(tiny_run / "unlabeled.txt", tiny_run).records
     names = read_class_names(tiny_run / "classes.txt")
