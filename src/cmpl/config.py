@@ -93,6 +93,9 @@ class DataConfig:
     # videos in all, per class in proportion to the training set's class sizes (Table A3)
     labeled_sampling: str = field(default="uniform", metadata=_choice("uniform", "category_wise"))
     split_seed: int = 0
+    # hand-checked labels for the labeled set (cmpl label's review page export, Label Studio's JSON export or
+    # any "path label" list; see cmpl.data.extra_labels): they join the labeled set and leave the unlabeled one
+    extra_labels: str = ""
     # an unlabeled set of its own instead of the labeled collection's remainder (Table A1: UCF-101 labeled,
     # Kinetics-400 unlabeled): "videos" (every video under unlabeled_root, no labels) or a dataset format
     # whose train subset is read and whose labels are ignored; "" = the remainder of the labeled split

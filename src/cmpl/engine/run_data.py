@@ -23,6 +23,7 @@ from cmpl.data.annotations import (
 )
 from cmpl.data.check import find_bad_videos
 from cmpl.data.decode import VideoDecodeError
+from cmpl.data.extra_labels import apply_extra_labels
 from cmpl.data.splits import (
     balanced_split,
     category_wise_split,
@@ -184,6 +185,10 @@ def prepare_run_data(config: Config, run_dir: Path, reuse_split: bool = False) -
         )
     if d.unlabeled_format:
         unlabeled = _outside_unlabeled(config)
+    if d.extra_labels:
+        labeled, unlabeled = apply_extra_labels(
+            d.extra_labels, train.class_names, [*train_records, *unlabeled], labeled, unlabeled
+        )
     _check_videos(labeled, test_records[: config.eval.max_videos or None])
     if distributed.is_main():
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -64,7 +64,8 @@ pre-empted on one machine may resume on another with more cores, less memory or 
 
 def config_changes(saved: dict[str, Any], current: dict[str, Any], sections: tuple[str, ...]) -> list[str]:
     """``section.key (saved -> current)`` for every key of ``sections`` whose value differs, except
-    :data:`RESUME_FREE_KEYS`; nested blocks (``model.primary``) are compared key by key."""
+    :data:`RESUME_FREE_KEYS`; nested blocks (``model.primary``) are compared key by key. A key the saved config
+    lacks (a checkpoint older than the key) has its default."""
 
     def flat(values: Any, prefix: str) -> dict[str, Any]:
         if not isinstance(values, dict):
@@ -74,9 +75,12 @@ def config_changes(saved: dict[str, Any], current: dict[str, Any], sections: tup
             out.update(flat(value, f"{prefix}.{key}"))
         return out
 
+    defaults = config_to_dict(Config())
     changes = []
     for section in sections:
-        before, after = flat(saved.get(section, {}), section), flat(current[section], section)
+        default = flat(defaults.get(section, {}), section)
+        before = {**default, **flat(saved.get(section, {}), section)}
+        after = flat(current[section], section)
         changes += [
             f"{key} ({before.get(key)!r} -> {value!r})"
             for key, value in after.items()
