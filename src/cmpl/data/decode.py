@@ -31,6 +31,15 @@ _PROBE_PACKETS = 32
 _SEEK_TRIES = 3
 
 
+_decoded_frames = 0  # frames PyAV readers of this process pulled out of their decoders
+
+
+def decoded_frame_count() -> int:
+    """Frames that PyAV readers of this process have pulled out of their decoders so far, wanted or not: the
+    work a read costs (a benchmark or a test compares it before and after, e.g. to see what a seek saved)."""
+    return _decoded_frames
+
+
 class VideoDecodeError(UserError, RuntimeError):
     """A video that cannot be read; the message names the file and the reason."""
 
@@ -251,9 +260,11 @@ class PyAVReader(ClosingReader):
 
     def _timed_frames(self) -> Iterator[tuple[int, av.VideoFrame]]:
         """(frame index, frame) in display order."""
+        global _decoded_frames
         assert self._container is not None
         step = max(int(1 / self.meta.fps / self._stream.time_base), 1)
         for pts, frame in display_timestamps(self._container.decode(self._stream), step, self._first_pts):
+            _decoded_frames += 1
             yield self._index_of(pts), frame
 
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
