@@ -1,33 +1,49 @@
-"""The public Python API: load a finished run (or its checkpoint) and use its networks.
+"""The public Python API: load a finished run (or one of its checkpoints) and use its networks.
 
-``cmpl.load("runs/my_run")`` gives the run's primary network F in eval mode with its classes; the commands
-(``evaluate``, ``predict``, ``report``, ``label``) and the research scripts use this module, never the trainer.
-Analyses may load CMPL's auxiliary network A the same way (``role="auxiliary"``)."""
+``cmpl.load("runs/my_run")`` gives the run's primary network F in eval mode with its classes, and what to do
+with it: ``predict`` video files (multi-view, as evaluation), ``predict_clips`` on tensors, a ``timeline`` of
+a long video, ``export`` to TorchScript or ONNX. The commands (``evaluate``, ``predict``, ``export``,
+``report``, ``label``) and the research scripts use this module, never the trainer. Analyses may load CMPL's
+auxiliary network A the same way (``role="auxiliary"``). docs/api.md is the guide."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import copy
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from cmpl.config import Config, load_config
 from cmpl.data.annotations import VideoRecord, find_missing, read_class_names, read_path_label_list
 from cmpl.data.augment import ClipAugment
 from cmpl.data.datasets import TestClips
+from cmpl.data.decode import VideoDecodeError
+from cmpl.data.sampling import ClipSpec
+from cmpl.engine import export as exporting
+from cmpl.engine import timeline as timelines
 from cmpl.engine.checkpoint import load_checkpoint
-from cmpl.engine.evaluate import EvalResult, accuracy_metrics, predict_dataset
+from cmpl.engine.evaluate import EvalResult, accuracy_metrics, predict_dataset, predict_video_probs
 from cmpl.engine.run_data import SPLIT_FILES, run_test_records
-from cmpl.engine.runtime import resolve_device, test_clips, test_records, use_amp
+from cmpl.engine.runtime import clip_specs, resolve_device, test_clips, test_records, use_amp
+from cmpl.engine.timeline import Segment, TimelineWindow
 from cmpl.engine.unlabeled_scores import score_unlabeled
-from cmpl.errors import BadValueError
+from cmpl.errors import BadValueError, MissingFileError
 from cmpl.methods import Method, build_method
 
 __all__ = [
+    "ExportError",
+    "Exported",
     "LoadedMethod",
+    "Segment",
+    "Timeline",
+    "TimelineWindow",
     "TrainedRun",
+    "VideoPrediction",
     "load",
     "load_method",
     "load_run",
@@ -36,34 +52,308 @@ __all__ = [
     "score_test_set",
 ]
 
+ExportError = exporting.ExportError
+
+
+@dataclass
+class VideoPrediction:
+    """One video's answer from :meth:`TrainedRun.predict`."""
+
+    video: Path
+    top: list[tuple[str, float]]  # (class name, probability), most likely first; empty if unreadable
+    error: str | None = None  # why the video could not be read
+
+    @property
+    def label(self) -> str | None:
+        """The most likely class (None for an unreadable video)."""
+        return self.top[0][0] if self.top else None
+
+    def to_dict(self) -> dict:
+        top = [{"label": n, "prob": round(p, 6)} for n, p in self.top]
+        return {"video": str(self.video), "top": top, **({"error": self.error} if self.error else {})}
+
+
+@dataclass
+class Timeline:
+    """Predictions along one video (:meth:`TrainedRun.timeline`): top-k per window and the smoothed track."""
+
+    video: Path
+    fps: float
+    duration: float  # seconds
+    window_seconds: float
+    stride_seconds: float
+    windows: list[TimelineWindow]
+    segments: list[Segment]
+    probs: torch.Tensor = field(repr=False)  # (windows, classes)
+    frames_held_peak: int = 0  # the most decoded frames held at once while streaming
+    frame_shape: tuple[int, ...] = ()  # (C, H, W) of a held frame
+
+    def to_dict(self) -> dict:
+        return {
+            "video": str(self.video),
+            "fps": self.fps,
+            "duration": self.duration,
+            "window_seconds": self.window_seconds,
+            "stride_seconds": self.stride_seconds,
+            "windows": [
+                {"start": w.start, "end": w.end, "top": [{"label": n, "prob": round(p, 6)} for n, p in w.top]}
+                for w in self.windows
+            ],
+            "segments": [
+                {
+                    "start": g.start,
+                    "end": g.end,
+                    "label": g.label,
+                    "score": round(g.score, 6),
+                    "windows": g.windows,
+                }
+                for g in self.segments
+            ],
+        }
+
+
+@dataclass
+class Exported:
+    """What :meth:`TrainedRun.export` wrote and how closely it matches PyTorch."""
+
+    model: Path
+    contract: Path  # the preprocessing contract (JSON) beside it
+    max_difference: float  # largest |exported - PyTorch| over the logits of random clips
+
 
 @dataclass
 class TrainedRun:
+    """A finished run's network (F unless loaded with another role), in eval mode on ``device``, with what
+    it needs to be used: its classes, its clip sampling and the normalisation of training."""
+
     config: Config
     class_names: list[str]
     network: nn.Module  # the primary network unless loaded with another role
     device: torch.device
     run_dir: Path
     role: str = "primary"
+    augment: ClipAugment = field(default_factory=ClipAugment, repr=False)  # its normalize is training's
+
+    @property
+    def classes(self) -> list[str]:
+        """The class names, in the order of the network's outputs."""
+        return self.class_names
 
     @property
     def amp(self) -> bool:
         return use_amp(self.config, self.device)
 
+    @property
+    def clip_spec(self) -> ClipSpec:
+        """Frames x stride of one clip of this network (at the video's own frame rate)."""
+        return clip_specs(self.config, (self.role,))[0]
+
     def test_clips(self, records: list[VideoRecord], num_clips: int, num_crops: int) -> TestClips:
         return test_clips(self.config, records, num_clips, num_crops, self.role)
+
+    def _views(self, views: tuple[int, int] | str | None) -> tuple[int, int]:
+        if views is None:
+            return self.config.eval.num_clips, self.config.eval.num_crops
+        if isinstance(views, str):
+            clips, crops = (int(v) for v in views.lower().split("x"))
+        else:
+            clips, crops = views
+        if clips < 1 or crops not in (1, 3):
+            raise BadValueError(f"views: clips must be >= 1 and crops 1 or 3, got {clips}x{crops}")
+        return clips, crops
+
+    def predict(
+        self,
+        paths: str | Path | Sequence[str | Path],
+        views: tuple[int, int] | str | None = None,
+        top_k: int = 5,
+        progress: bool = False,
+    ) -> list[VideoPrediction]:
+        """Top-``top_k`` classes of each video, with the multi-view protocol of evaluation: ``views`` =
+        ``(clips, crops)`` or ``"10x3"`` (default: the run's ``eval`` setting). An unreadable video gets its
+        reason in ``.error`` instead of raising, so one bad file among many does not cost the others."""
+        paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        clips_per_video, crops = self._views(views)
+        dataset = self.test_clips([VideoRecord(Path(p), -1) for p in paths], clips_per_video, crops)
+        answers = []
+        for i, path in enumerate(tqdm(paths, desc="predict", unit="video", disable=not progress)):
+            try:
+                clips = dataset[i]["clips"].unsqueeze(0).to(self.device)
+            except VideoDecodeError as e:
+                answers.append(VideoPrediction(Path(path), [], str(e)))
+                continue
+            probs = predict_video_probs(self.network, clips, self.augment.normalize, self.amp)[0]
+            answers.append(VideoPrediction(Path(path), self._top(probs, top_k)))
+        return answers
+
+    def _top(self, probs: torch.Tensor, k: int) -> list[tuple[str, float]]:
+        top = probs.float().topk(min(k, len(self.class_names)))
+        return [
+            (self.class_names[j], p) for j, p in zip(top.indices.tolist(), top.values.tolist(), strict=True)
+        ]
+
+    @torch.no_grad()
+    def predict_clips(self, clips: torch.Tensor) -> torch.Tensor:
+        """Class probabilities ``(N, K)`` of clips ``(N, T, C, H, W)``: uint8 (0-255), or float in [0, 1];
+        normalised as in training, ``T`` the network's frames (:attr:`clip_spec`), cropped already."""
+        if clips.ndim != 5:
+            raise BadValueError(f"expected clips (N, T, C, H, W), got shape {tuple(clips.shape)}")
+        if clips.dtype != torch.uint8:
+            if not clips.is_floating_point():
+                raise BadValueError(f"clips must be uint8 or float, got {clips.dtype}")
+            clips = (clips.float() * 255).round_().clamp_(0, 255).to(torch.uint8)
+        chunk = max(1, self.config.eval.batch_size * self.config.eval.num_clips * self.config.eval.num_crops)
+        out = [
+            predict_video_probs(
+                self.network, part.to(self.device).unsqueeze(1), self.augment.normalize, self.amp
+            )
+            for part in clips.split(chunk)
+        ]
+        return torch.cat(out).cpu() if out else torch.zeros(0, len(self.class_names))
+
+    def timeline(
+        self,
+        path: str | Path,
+        window_seconds: float | None = None,
+        stride_seconds: float | None = None,
+        top_k: int = 5,
+        smooth: int = 3,
+        crops: int = 1,
+        progress: bool = False,
+    ) -> Timeline:
+        """What happens when along one (long) video: windows of ``window_seconds`` (default: one clip's span)
+        every ``stride_seconds`` (default: half a window), each scored with the network's clips and ``crops``
+        crops, top-``top_k`` per window, and a track of segments (probabilities averaged over ``smooth``
+        neighbouring windows, runs of one class merged). The video is streamed: memory holds about one
+        window's frames, whatever its length."""
+        e = self.config.eval
+        meta, plan, probs, stats = timelines.score_windows(
+            self.network,
+            Path(path),
+            self.clip_spec,
+            window_s=window_seconds,
+            stride_s=stride_seconds,
+            short_side=e.short_side,
+            crop_size=e.crop_size,
+            num_crops=crops,
+            normalize=self.augment.normalize,
+            device=self.device,
+            amp=self.amp,
+            batch_size=e.batch_size,
+            progress=progress,
+        )
+        window = window_seconds if window_seconds is not None else self.clip_spec.span / meta.fps
+        stride = stride_seconds if stride_seconds is not None else window / 2
+        duration = meta.num_frames / meta.fps
+        windows = [
+            TimelineWindow(start, end, self._top(p, top_k))
+            for start, end, p in zip(plan.starts, plan.ends, probs, strict=True)
+        ]
+        track = timelines.segments(probs, plan.starts, plan.ends, self.class_names, smooth, duration)
+        return Timeline(
+            Path(path),
+            meta.fps,
+            duration,
+            window,
+            stride,
+            windows,
+            track,
+            probs,
+            stats.frames_held_peak,
+            stats.frame_shape,
+        )
+
+    def input_contract(self, fmt: str | None = None, model_file: str | None = None) -> dict:
+        """What a service must feed the exported network: shape, sampling, crop, normalisation, classes."""
+        spec, e = self.clip_spec, self.config.eval
+        frames = spec.num_frames
+        return {
+            "format": fmt,
+            "model": model_file,
+            "network": getattr(self.config.model, self.role),
+            "role": self.role,
+            "run": str(self.run_dir),
+            "input": {
+                "name": exporting.INPUT_NAME,
+                "shape": ["batch", 3, frames, e.crop_size, e.crop_size],
+                "layout": "N C T H W",
+                "dtype": "float32",
+            },
+            "output": {
+                "name": exporting.OUTPUT_NAME,
+                "shape": ["batch", len(self.class_names)],
+                "meaning": "logits; softmax gives class probabilities",
+            },
+            "frames": frames,
+            "stride": spec.stride,
+            "sampling": f"{frames} frames, every {spec.stride}th frame at the video's own rate",
+            "short_side": e.short_side,
+            "crop_size": e.crop_size,
+            "crops": "resize the short side to short_side, then crop crop_size squares (centre, or 3 along "
+            "the long side); average the softmax over clips and crops",
+            "mean": list(self.augment.mean),
+            "std": list(self.augment.std),
+            "normalization": "RGB, x / 255, then (x - mean) / std per channel",
+            "class_names": list(self.class_names),
+        }
+
+    def export(self, path: str | Path | None = None, format: str = "onnx", check: bool = True) -> Exported:
+        """Write the network to ``path`` (default ``<run>/export/<role>.onnx`` or ``.pt``) as TorchScript or
+        ONNX with a dynamic batch size, and beside it ``<path stem>.json``: the preprocessing contract
+        (:meth:`input_contract`). With ``check``, the file runs on random clips (batch 1 and 3) in its own
+        runtime and the largest difference to PyTorch is returned (NaN without the check)."""
+        if format not in exporting.FORMATS:
+            raise BadValueError(
+                f"unknown export format {format!r}; choose one of {sorted(exporting.FORMATS)}"
+            )
+        out = (
+            Path(path)
+            if path is not None
+            else self.run_dir / "export" / f"{self.role}{exporting.FORMATS[format]}"
+        )
+        e = self.config.eval
+        example = torch.randn(2, 3, self.clip_spec.num_frames, e.crop_size, e.crop_size)
+        network = copy.deepcopy(self.network).cpu().eval()
+        name = getattr(self.config.model, self.role)
+        exporting.export_network(network, example, out, format, name)
+        difference = exporting.check_exported(network, out, format, example) if check else float("nan")
+        contract = out.with_suffix(".json")
+        info = self.input_contract(format, out.name)
+        info["max_difference_to_pytorch"] = difference if check else None
+        contract.write_text(json.dumps(info, indent=1) + "\n")
+        return Exported(out, contract, difference)
 
 
 LoadedMethod = tuple[Config, list[str], Method]
 """A finished run's config, class names and method, as :func:`load_method` returns them."""
 
 
-def load_method(run_dir: Path) -> LoadedMethod:
-    """A finished run's config, class names and method (every network) from ``checkpoints/last.pt``."""
+def run_and_checkpoint(path: str | Path) -> tuple[Path, Path]:
+    """``(run folder, checkpoint)`` of a run folder (its ``checkpoints/last.pt``) or of a checkpoint file
+    inside one (``<run>/checkpoints/best.pt``)."""
+    path = Path(path)
+    if path.is_file():
+        run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+        checkpoint = path
+    else:
+        run_dir, checkpoint = path, path / "checkpoints" / "last.pt"
+    if not (run_dir / "config.yaml").is_file():
+        raise MissingFileError(
+            f"{path}: not a run folder or a checkpoint inside one (no {run_dir / 'config.yaml'})"
+        )
+    if not checkpoint.is_file():
+        raise MissingFileError(f"{path}: no checkpoint ({checkpoint}); has the run saved one yet?")
+    return run_dir, checkpoint
+
+
+def load_method(run_dir: str | Path) -> LoadedMethod:
+    """A finished run's config, class names and method (every network) from ``checkpoints/last.pt``, or from
+    the checkpoint file ``run_dir`` names."""
+    run_dir, checkpoint = run_and_checkpoint(run_dir)
     config = load_config(run_dir / "config.yaml")
     names = read_class_names(run_dir / "classes.txt")
     method = build_method(config, len(names))
-    method.load_state_dict(load_checkpoint(run_dir / "checkpoints" / "last.pt")["method"])
+    method.load_state_dict(load_checkpoint(checkpoint)["method"])
     return config, names, method
 
 
@@ -90,16 +380,18 @@ def score_run_unlabeled(
 
 
 def load_run(
-    run_dir: Path, device: str = "auto", role: str = "primary", loaded: LoadedMethod | None = None
+    run_dir: str | Path, device: str = "auto", role: str = "primary", loaded: LoadedMethod | None = None
 ) -> TrainedRun:
-    """The network ``role`` of ``run_dir/checkpoints/last.pt`` in eval mode: the primary by default, since
-    inference never needs A; ``"auxiliary"`` loads CMPL's A (on its own frames) for analysis. ``loaded``: as
-    for :func:`score_run_unlabeled`."""
+    """The network ``role`` of a run folder's ``checkpoints/last.pt``, or of a checkpoint file inside a run
+    folder (``runs/x/checkpoints/best.pt``), in eval mode: the primary by default, since inference never needs
+    A; ``"auxiliary"`` loads CMPL's A (on its own frames) for analysis. ``device``: ``auto`` (the GPU if any),
+    ``cpu``, ``cuda:1``, ... ``loaded``: as for :func:`score_run_unlabeled`."""
     config, names, method = loaded or load_method(run_dir)
+    folder = run_and_checkpoint(run_dir)[0] if loaded is None else Path(run_dir)
     if role not in method.roles:
         raise BadValueError(f"{run_dir}: a {config.method.name} run has no {role!r} network ({method.roles})")
     dev = resolve_device(device)
-    return TrainedRun(config, names, method.networks[role].to(dev).eval(), dev, run_dir, role)
+    return TrainedRun(config, names, method.networks[role].to(dev).eval(), dev, folder, role)
 
 
 def read_test_list(run: TrainedRun, test_list: Path) -> list[VideoRecord]:
@@ -135,7 +427,7 @@ def score_test_set(
     uint8 clips ``(N, T, C, H, W)`` before normalisation (e.g. the temporal re-sampling of the paper's Fig. 5)."""
     if records is None:
         records = test_records(run.config, run_test_records(run.config, run.run_dir))
-    normalize = ClipAugment().normalize
+    normalize = run.augment.normalize
     num_classes = len(run.class_names)
     predictions = predict_dataset(
         run.network,
@@ -152,4 +444,4 @@ def score_test_set(
 
 
 load = load_run
-"""``cmpl.load(run_dir)``: the run's primary network, ready to predict."""
+"""``cmpl.load(run_dir_or_checkpoint)``: the run's primary network, ready to predict (:func:`load_run`)."""

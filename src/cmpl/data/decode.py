@@ -129,6 +129,40 @@ class PyAVReader(ClosingReader):
         found = self._gather(unique)
         return np.stack([found[int(i)][1] for i in wanted])
 
+    def stream(self, indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
+        """(index, uint8 (H, W, 3) RGB) for each of the increasing ``indices``, decoding the file once from its
+        start, in order: for long videos, where :meth:`read` would hold every frame at once. The frames are
+        the ones :meth:`read` gives (past the end: the last frame); the caller keeps what it needs."""
+        wanted = iter(indices)
+        target = next(wanted, None)
+        if target is None:
+            return
+        try:
+            self._open()
+            prev: tuple[int, av.VideoFrame] | None = None
+            rgb: np.ndarray | None = None  # prev's RGB, converted once however many indices use it
+            for k, frame in self._timed_frames():
+                if prev is None:
+                    prev, rgb = (k, frame), None  # indices before the first frame clamp to it
+                k = max(k, prev[0])
+                while target is not None and target < k:
+                    rgb = rgb if rgb is not None else self._to_rgb(prev[1])
+                    yield target, rgb
+                    target = _next_increasing(wanted, target)
+                if target is None:
+                    return
+                if frame is not prev[1]:
+                    prev, rgb = (k, frame), None
+            if prev is None:
+                raise VideoDecodeError(f"{self.path}: no frame could be decoded")
+            self._check_not_truncated(prev[0])
+            while target is not None:  # past the real end: the last frame
+                rgb = rgb if rgb is not None else self._to_rgb(prev[1])
+                yield target, rgb
+                target = _next_increasing(wanted, target)
+        except av.FFmpegError as e:
+            raise VideoDecodeError(f"{self.path}: decoding failed: {_reason(e)}") from e
+
     # -- internals -------------------------------------------------------------------------------------------
 
     def _open(self) -> None:
@@ -298,6 +332,13 @@ def display_timestamps(
             yield heapq.heappop(stamps), pending.popleft()
     while pending:
         yield heapq.heappop(stamps), pending.popleft()
+
+
+def _next_increasing(indices: Iterator[int], last: int) -> int | None:
+    following = next(indices, None)
+    if following is not None and following <= last:
+        raise ValueError(f"stream() needs increasing indices, got {following} after {last}")
+    return following
 
 
 def _reason(error: av.FFmpegError) -> str:
