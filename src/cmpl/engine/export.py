@@ -24,7 +24,12 @@ FORMATS = {"torchscript": ".pt", "onnx": ".onnx"}
 INPUT_NAME, OUTPUT_NAME = "clips", "logits"
 ONNX_OPSET = 18
 
-_OPERATOR = re.compile(r"(aten[.:]{1,2}[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)?|prim::[A-Za-z0-9_]+)")
+_OPERATORS = (  # how torch's exporters name the operator they stopped at, most specific first
+    (re.compile(r"OpOverload\(op='([^']+)', overload='([^']+)'\)"), "{0}.{1}"),
+    (re.compile(r"target=torch\.ops\.([\w.]+)"), "{0}"),
+    (re.compile(r"\b((?:aten|prim|onnx)(?:::|\.)[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)?)"), "{0}"),
+)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class ExportError(UserError, RuntimeError):
@@ -42,20 +47,33 @@ class _Logits(nn.Module):
         return self.network(clips)
 
 
-def _operator(error: BaseException) -> str:
-    """The operator an exporter choked on, from its message (or its cause's)."""
+def _chain(error: BaseException) -> list[BaseException]:
+    """The error and its causes, deepest last."""
+    chain: list[BaseException] = []
     seen: BaseException | None = error
-    while seen is not None:
-        found = _OPERATOR.findall(str(seen))
-        if found:
-            return found[0]
+    while seen is not None and seen not in chain:
+        chain.append(seen)
         seen = seen.__cause__ or seen.__context__
+    return chain
+
+
+def _operator(error: BaseException) -> str:
+    """The operator an exporter stopped at, from its messages (or its causes')."""
+    text = "\n".join(str(e) for e in _chain(error))
+    for pattern, form in _OPERATORS:
+        found = pattern.search(text)
+        if found:
+            return form.format(*found.groups())
     return "an operator it cannot express"
 
 
 def _short(error: BaseException) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[0][:200] if lines else type(error).__name__
+    """The deepest cause's first line: the exporters wrap it in pages of advice."""
+    for cause in reversed(_chain(error)):
+        lines = [_ANSI.sub("", line).strip() for line in str(cause).splitlines() if line.strip()]
+        if lines:
+            return lines[0][:160]
+    return type(error).__name__
 
 
 @contextlib.contextmanager
@@ -86,7 +104,7 @@ def export_network(network: nn.Module, example: torch.Tensor, path: Path, fmt: s
     except ExportError:
         raise
     except Exception as e:  # any exporter failure: name the network and the operator, in one line
-        raise ExportError(f"{name} does not export to {fmt}: {_operator(e)} ({_short(e)})") from e
+        raise ExportError(f"{name} does not export to {fmt}: operator {_operator(e)} ({_short(e)})") from e
     return path
 
 
@@ -110,8 +128,8 @@ def _export_onnx(module: nn.Module, example: torch.Tensor, path: Path) -> None:
 def run_exported(path: Path, fmt: str, clips: torch.Tensor) -> torch.Tensor:
     """Logits of an exported file on ``clips`` (float32 ``(B, C, T, H, W)``), with the runtime a service
     would use: TorchScript's loader, or onnxruntime on the CPU."""
-    if fmt == "torchscript":
-        with torch.no_grad():
+    if fmt == "torchscript":  # the plain interpreter: the optimising one spends seconds profiling first
+        with torch.no_grad(), torch.jit.optimized_execution(False), _quiet():
             return torch.jit.load(str(path), map_location="cpu")(clips)
     try:
         import onnxruntime
