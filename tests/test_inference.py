@@ -16,7 +16,7 @@ from cmpl.cli import main
 from cmpl.config import load_config
 from cmpl.data.annotations import VideoRecord
 from cmpl.engine.trainer import Trainer
-from cmpl.errors import MissingFileError
+from cmpl.errors import UserError
 from cmpl.inference import TrainedRun
 from tests.helpers import fast_overrides
 from tests.test_export import _needs_onnx
@@ -60,7 +60,7 @@ def test_load_takes_a_run_folder_or_a_checkpoint_in_it(model: TrainedRun, run_di
         model.network.state_dict().values(), from_file.network.state_dict().values(), strict=True
     ):
         assert torch.equal(a, b)
-    with pytest.raises(MissingFileError, match="not a run folder"):
+    with pytest.raises(UserError, match=r"nothing_here/config\.yaml: config file not found"):
         cmpl.load(run_dir.parent / "nothing_here")
 
 

@@ -32,7 +32,7 @@ from cmpl.engine.run_data import SPLIT_FILES, run_test_records
 from cmpl.engine.runtime import clip_specs, resolve_device, test_clips, test_records, use_amp
 from cmpl.engine.timeline import Segment, TimelineWindow
 from cmpl.engine.unlabeled_scores import score_unlabeled
-from cmpl.errors import BadValueError, MissingFileError
+from cmpl.errors import BadValueError
 from cmpl.methods import Method, build_method
 
 __all__ = [
@@ -330,19 +330,14 @@ LoadedMethod = tuple[Config, list[str], Method]
 
 def run_and_checkpoint(path: str | Path) -> tuple[Path, Path]:
     """``(run folder, checkpoint)`` of a run folder (its ``checkpoints/last.pt``) or of a checkpoint file
-    inside one (``<run>/checkpoints/best.pt``)."""
+    inside one (``<run>/checkpoints/best.pt``). Missing files are reported by what reads them (the config
+    first: ``<folder>/config.yaml: config file not found``)."""
     path = Path(path)
     if path.is_file():
         run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
         checkpoint = path
     else:
         run_dir, checkpoint = path, path / "checkpoints" / "last.pt"
-    if not (run_dir / "config.yaml").is_file():
-        raise MissingFileError(
-            f"{path}: not a run folder or a checkpoint inside one (no {run_dir / 'config.yaml'})"
-        )
-    if not checkpoint.is_file():
-        raise MissingFileError(f"{path}: no checkpoint ({checkpoint}); has the run saved one yet?")
     return run_dir, checkpoint
 
 
