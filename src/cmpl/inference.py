@@ -155,7 +155,10 @@ class TrainedRun:
         if views is None:
             return self.config.eval.num_clips, self.config.eval.num_crops
         if isinstance(views, str):
-            clips, crops = (int(v) for v in views.lower().split("x"))
+            try:
+                clips, crops = (int(v) for v in views.lower().split("x"))
+            except ValueError:
+                raise BadValueError(f"views: expected CLIPSxCROPS such as 10x3, got {views!r}") from None
         else:
             clips, crops = views
         if clips < 1 or crops not in (1, 3):
@@ -198,18 +201,24 @@ class TrainedRun:
         normalised as in training, ``T`` the network's frames (:attr:`clip_spec`), cropped already."""
         if clips.ndim != 5:
             raise BadValueError(f"expected clips (N, T, C, H, W), got shape {tuple(clips.shape)}")
-        if clips.dtype != torch.uint8:
-            if not clips.is_floating_point():
-                raise BadValueError(f"clips must be uint8 or float, got {clips.dtype}")
-            clips = (clips.float() * 255).round_().clamp_(0, 255).to(torch.uint8)
+        if clips.dtype == torch.uint8:
+            normalize = self.augment.normalize
+        elif clips.is_floating_point():
+            normalize = self._normalize_float
+        else:
+            raise BadValueError(f"clips must be uint8 or float, got {clips.dtype}")
         chunk = max(1, self.config.eval.batch_size * self.config.eval.num_clips * self.config.eval.num_crops)
         out = [
-            predict_video_probs(
-                self.network, part.to(self.device).unsqueeze(1), self.augment.normalize, self.amp
-            )
+            predict_video_probs(self.network, part.to(self.device).unsqueeze(1), normalize, self.amp)
             for part in clips.split(chunk)
         ]
         return torch.cat(out).cpu() if out else torch.zeros(0, len(self.class_names))
+
+    def _normalize_float(self, clips: torch.Tensor) -> torch.Tensor:
+        """Float (B, T, C, H, W) in [0, 1] -> (B, C, T, H, W), (x - mean) / std as ``augment.normalize``."""
+        mean = torch.tensor(self.augment.mean, device=clips.device).view(1, -1, 1, 1, 1)
+        std = torch.tensor(self.augment.std, device=clips.device).view(1, -1, 1, 1, 1)
+        return (clips.permute(0, 2, 1, 3, 4).float() - mean) / std
 
     def timeline(
         self,
