@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from cmpl.config import QUICK_OVERRIDES, load_config
-from cmpl.data.decode import PyAVReader
+from cmpl.data.decode import PyAVReader, decoded_frame_count
 from cmpl.data.encode import write_video
 from cmpl.data.sampling import ClipSpec
 from cmpl.engine.timeline import plan_windows, segments
@@ -108,7 +108,10 @@ def test_segments_smooth_a_one_window_blip():
 
 
 def test_stream_gives_the_frames_read_gives(video):
+    before = decoded_frame_count()
     with PyAVReader(video) as reader:
+        list(reader.stream(range(0, 480, 7)))  # the last wanted: 476
+        assert 477 <= decoded_frame_count() - before <= 480  # one pass, each frame decoded once, then it stops
         wanted = [0, 1, 5, 200, 479, 480, 500]  # past the end: the last frame, as read() does
         streamed = list(reader.stream(wanted))
         assert [i for i, _ in streamed] == wanted
