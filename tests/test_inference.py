@@ -3,6 +3,7 @@ tiny trained run, and every ```python block of docs/api.md and README.md, run as
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -73,11 +74,15 @@ def test_predict_answers_every_video_and_names_the_unreadable_ones(
     assert [a.video for a in answers] == [video, tmp_path / "missing.mp4", broken, video]
     good, missing, bad, again = answers
     assert good.error is None and len(good.top) == 3 and good.label == good.top[0][0]
+    assert good.probs.shape == (len(model.classes),) and good.probs.max().item() == good.top[0][1]
     assert [p for _, p in good.top] == sorted((p for _, p in good.top), reverse=True)
     assert good.top == again.top
     assert "file not found" in missing.error and missing.top == [] and missing.label is None
     assert str(broken) in bad.error
     assert model.predict(video, views=(2, 1))[0].top[0] == good.top[0]  # one path alone is a list of one
+    data = dataclasses.replace(model.config.data, num_workers=2)  # decoding in workers: the same answers
+    in_workers = dataclasses.replace(model, config=dataclasses.replace(model.config, data=data))
+    assert in_workers.predict([video, broken, video], views="2x1", top_k=3) == [good, bad, again]
 
 
 def test_predict_clips_matches_predict_and_takes_uint8_or_float(model: TrainedRun, video: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from cmpl.config import Config, load_config
@@ -62,6 +63,7 @@ class VideoPrediction:
     video: Path
     top: list[tuple[str, float]]  # (class name, probability), most likely first; empty if unreadable
     error: str | None = None  # why the video could not be read
+    probs: torch.Tensor | None = field(default=None, repr=False, compare=False)  # (K,) all classes, in order
 
     @property
     def label(self) -> str | None:
@@ -71,6 +73,22 @@ class VideoPrediction:
     def to_dict(self) -> dict:
         top = [{"label": n, "prob": round(p, 6)} for n, p in self.top]
         return {"video": str(self.video), "top": top, **({"error": self.error} if self.error else {})}
+
+
+class _Tolerant(Dataset):
+    """A TestClips item, or the reason its video cannot be read, so that one bad file does not stop a batch."""
+
+    def __init__(self, clips: TestClips) -> None:
+        self.clips = clips
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, i: int) -> dict:
+        try:
+            return {"index": i, "clips": self.clips[i]["clips"], "error": None}
+        except VideoDecodeError as e:
+            return {"index": i, "clips": None, "error": str(e)}
 
 
 @dataclass
@@ -177,16 +195,39 @@ class TrainedRun:
         reason in ``.error`` instead of raising, so one bad file among many does not cost the others."""
         paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
         clips_per_video, crops = self._views(views)
-        dataset = self.test_clips([VideoRecord(Path(p), -1) for p in paths], clips_per_video, crops)
+        dataset = _Tolerant(
+            self.test_clips([VideoRecord(Path(p), -1) for p in paths], clips_per_video, crops)
+        )
+        loader = DataLoader(  # decoding in the run's workers, a batch of videos at a time, as evaluation
+            dataset,
+            batch_size=self.config.eval.batch_size,
+            num_workers=min(self.config.data.num_workers, len(paths)),
+            collate_fn=list,
+            generator=torch.Generator(),
+        )
         answers = []
-        for i, path in enumerate(tqdm(paths, desc="predict", unit="video", disable=not progress)):
-            try:
-                clips = dataset[i]["clips"].unsqueeze(0).to(self.device)
-            except VideoDecodeError as e:
-                answers.append(VideoPrediction(Path(path), [], str(e)))
-                continue
-            probs = predict_video_probs(self.network, clips, self.augment.normalize, self.amp)[0]
-            answers.append(VideoPrediction(Path(path), self._top(probs, top_k)))
+        bar = tqdm(total=len(paths), desc="predict", unit="video", disable=not progress)
+        for batch in loader:
+            good = [item for item in batch if item["error"] is None]
+            probs = iter(
+                predict_video_probs(
+                    self.network,
+                    torch.stack([item["clips"] for item in good]).to(self.device),
+                    self.augment.normalize,
+                    self.amp,
+                ).cpu()
+                if good
+                else []
+            )
+            for item in batch:
+                path = Path(paths[item["index"]])
+                if item["error"] is not None:
+                    answers.append(VideoPrediction(path, [], item["error"]))
+                else:
+                    p = next(probs)
+                    answers.append(VideoPrediction(path, self._top(p, top_k), probs=p))
+            bar.update(len(batch))
+        bar.close()
         return answers
 
     def _top(self, probs: torch.Tensor, k: int) -> list[tuple[str, float]]:
