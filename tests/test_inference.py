@@ -107,10 +107,10 @@ def test_export_command_writes_the_network_and_its_contract(
     out = tmp_path / f"f.{'pt' if fmt == 'torchscript' else 'onnx'}"
     assert main(["export", str(run_dir), "--format", fmt, "--output", str(out)]) in (0, None)
     printed = capsys.readouterr().out.strip()
-    assert printed.startswith(f"{out} ({fmt}) and f.json; largest difference to PyTorch "), printed
+    assert printed.startswith(f"{out} ({fmt}) and {out.name}.json; largest difference to PyTorch "), printed
     difference = float(printed.rsplit(" ", 1)[1])
     assert difference <= 1e-4
-    contract = json.loads(out.with_suffix(".json").read_text())
+    contract = json.loads(out.with_name(out.name + ".json").read_text())
     spec, e = model.clip_spec, model.config.eval
     assert contract["input"]["shape"] == ["batch", 3, spec.num_frames, e.crop_size, e.crop_size]
     assert (contract["frames"], contract["stride"], contract["crop_size"]) == (
@@ -125,7 +125,9 @@ def test_export_command_writes_the_network_and_its_contract(
 
 def test_export_default_location(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", str(run_dir), "--format", "torchscript", "--no-check"]) in (0, None)
-    assert (run_dir / "export" / "primary.pt").is_file() and (run_dir / "export" / "primary.json").is_file()
+    assert (run_dir / "export" / "primary.pt").is_file() and (
+        run_dir / "export" / "primary.pt.json"
+    ).is_file()
     assert "largest difference" not in capsys.readouterr().out
 
 

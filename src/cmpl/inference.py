@@ -349,7 +349,7 @@ class TrainedRun:
 
     def export(self, path: str | Path | None = None, format: str = "onnx", check: bool = True) -> Exported:
         """Write the network to ``path`` (default ``<run>/export/<role>.onnx`` or ``.pt``) as TorchScript or
-        ONNX with a dynamic batch size, and beside it ``<path stem>.json``: the preprocessing contract
+        ONNX with a dynamic batch size, and beside it ``<file name>.json``: the preprocessing contract
         (:meth:`input_contract`). With ``check``, the file runs on random clips (batch 1 and 3) in its own
         runtime and the largest difference to PyTorch is returned (NaN without the check)."""
         if format not in exporting.FORMATS:
@@ -367,7 +367,7 @@ class TrainedRun:
         name = getattr(self.config.model, self.role)
         exporting.export_network(network, example, out, format, name)
         difference = exporting.check_exported(network, out, format, example) if check else float("nan")
-        contract = out.with_suffix(".json")
+        contract = out.with_name(out.name + ".json")
         info = self.input_contract(format, out.name)
         info["max_difference_to_pytorch"] = difference if check else None
         contract.write_text(json.dumps(info, indent=1) + "\n")

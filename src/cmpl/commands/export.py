@@ -11,7 +11,7 @@ from cmpl.inference import load_run
 COMMAND = "export"
 HELP = "write a run's primary network as TorchScript or ONNX, checked against PyTorch"
 DESCRIPTION = (
-    "Writes F with a dynamic batch size, and beside it <file>.json: the preprocessing contract (input shape, "
+    "Writes F with a dynamic batch size, and beside it <file name>.json (primary.onnx.json): the preprocessing contract (input shape, "
     "frames, stride, crop size, mean and std, class names). The exported file then runs on random clips in "
     "its own runtime (TorchScript, or onnxruntime) and the largest difference to PyTorch is printed. ONNX "
     "needs the export extra: pip install 'cmpl[export]'."
