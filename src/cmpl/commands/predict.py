@@ -65,7 +65,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_views_argument(parser)
     parser.add_argument("--top-k", type=int, default=5, help="default: %(default)s")
     timeline = parser.add_argument_group("timeline (long videos)")
-    timeline.add_argument("--timeline", action="store_true", help="top-k per window along each video")
+    timeline.add_argument(
+        "--timeline",
+        action="store_true",
+        help="top-k per window along each video (--views: only its crops count)",
+    )
     timeline.add_argument(
         "--window-seconds", type=float, default=None, help="window length (default: one clip's span)"
     )
