@@ -69,7 +69,7 @@ def test_exported_logits_match_pytorch(name: str, fmt: str, tmp_path: Path) -> N
     net = _randomised(name)
     example = torch.randn(2, 3, _frames(name), 32, 32)
     path = export_network(net, example, tmp_path / f"net.{fmt}", fmt, name)
-    difference = check_exported(net, path, fmt, example, batch_sizes=(1, 3))  # not the traced batch of 2
+    difference = check_exported(net, path, fmt, example, batch_sizes=(3,))  # not the traced batch of 2
     with torch.no_grad():
         scale = net(example).abs().max().item()
     print(f"{name} {fmt}: largest difference {difference:.2e} (logits up to {scale:.2f})")
