@@ -201,7 +201,7 @@ class TrainedRun:
         loader = DataLoader(  # decoding in the run's workers, a batch of videos at a time, as evaluation
             dataset,
             batch_size=self.config.eval.batch_size,
-            num_workers=min(self.config.data.num_workers, len(paths)),
+            num_workers=min(self.config.data.num_workers, len(paths)) if len(paths) > 1 else 0,
             collate_fn=list,
             generator=torch.Generator(),
         )
