@@ -110,8 +110,8 @@ def test_segments_smooth_a_one_window_blip():
 def test_stream_gives_the_frames_read_gives(video):
     before = decoded_frame_count()
     with PyAVReader(video) as reader:
-        list(reader.stream(range(0, 480, 7)))  # the last wanted: 476
-        assert 477 <= decoded_frame_count() - before <= 480  # one pass, each frame decoded once, then it stops
+        list(reader.stream(range(0, 480, 7)))  # the last wanted is 476
+        assert 477 <= decoded_frame_count() - before <= 480  # one pass, each frame once, then it stops
         wanted = [0, 1, 5, 200, 479, 480, 500]  # past the end: the last frame, as read() does
         streamed = list(reader.stream(wanted))
         assert [i for i, _ in streamed] == wanted
