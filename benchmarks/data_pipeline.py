@@ -223,22 +223,11 @@ METHODS = [
 
 
 def pipeline_decoded_per_sample(loader: PipelineClips, keys: Sequence[int]) -> float:
-    """Frames pulled out of the decoder per sample, in an untimed pass with the reader wrapped."""
-    pulled = 0
-    original = decode.PyAVReader._timed_frames
-
-    def counting(self: decode.PyAVReader):  # type: ignore[no-untyped-def]
-        nonlocal pulled
-        for item in original(self):
-            pulled += 1
-            yield item
-
-    decode.PyAVReader._timed_frames = counting  # type: ignore[method-assign]
-    try:
-        for key in keys:
-            loader[key]
-    finally:
-        decode.PyAVReader._timed_frames = original  # type: ignore[method-assign]
+    """Frames pulled out of the decoder per sample, in an untimed pass (the decoder's own count)."""
+    before = decode.decoded_frame_count()
+    for key in keys:
+        loader[key]
+    pulled = decode.decoded_frame_count() - before
     return pulled / len(keys)
 
 

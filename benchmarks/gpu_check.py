@@ -336,7 +336,7 @@ def bf16_matches_fp32(part: Part, common: list[str], work: Path) -> None:
     trainer = _trainer(common, work / "bf16_check", *FP32)
     try:
         labeled, _ = trainer.streams()
-        batch = trainer._labeled_batch(next(labeled))
+        batch = trainer.labeled_batch(next(labeled))
         net = trainer.method.primary.train()
         for module in net.modules():
             if isinstance(module, torch.nn.Dropout):
@@ -364,6 +364,7 @@ def compiled_matches_eager(part: Part, common: list[str], work: Path, cuda: bool
     """Two steps of the same seed, eager and compiled (the trainer's ``train.compile=true`` on CUDA, with
     the GPU settings bf16 + channels_last_3d; fp32 with dynamo's aot_eager backend on the CPU)."""
     import torch._dynamo
+    import torch._dynamo.utils
     import torch._inductor.config
 
     torch._inductor.config.fallback_random = True  # dropout draws as in eager mode: comparable losses
@@ -379,9 +380,10 @@ def compiled_matches_eager(part: Part, common: list[str], work: Path, cuda: bool
         if not cuda:
             for net in dict.fromkeys(compiled.method.networks.values()):
                 net.compile(backend="aot_eager")
-        if compiled.method.primary._compiled_call_impl is None:
-            raise RuntimeError("the primary network was not compiled")
+        graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
         compiled_losses = _step_losses(compiled, 2)
+        if torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs:
+            raise RuntimeError("the steps ran no compiled graph")
     finally:
         compiled.close()
     diff = max(relative(c, e) for c, e in zip(compiled_losses, eager_losses, strict=True))

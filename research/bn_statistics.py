@@ -69,8 +69,8 @@ def main() -> None:
 
         with torch.no_grad():
             for _ in range(args.batches):
-                labeled = trainer._labeled_batch(next(labeled_stream))
-                unlabeled = trainer._unlabeled_batch(next(unlabeled_stream))
+                labeled = trainer.labeled_batch(next(labeled_stream))
+                unlabeled = trainer.unlabeled_batch(next(unlabeled_stream))
                 lab, weak, strong = (
                     labeled.views["primary"],
                     unlabeled.weak["primary"],
@@ -81,7 +81,7 @@ def main() -> None:
                     for name, m in net.named_modules()
                     if isinstance(m, nn.BatchNorm3d)
                 ]
-                other = trainer._labeled_batch(next(labeled_stream)).views["primary"]
+                other = trainer.labeled_batch(next(labeled_stream)).views["primary"]
                 net(torch.cat([lab, weak, strong, other]))  # the last rows only measure sampling noise
                 for h in handles:
                     h.remove()

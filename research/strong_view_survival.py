@@ -13,27 +13,12 @@ is) and Cutout, and reports the object area left relative to the weak view of th
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 import numpy as np
 import torch
-from torchvision.transforms import v2
 
-from cmpl.data.augment import GREY, MAX_MAGNITUDE, ClipAugment, weak_spatial
+from cmpl.data.augment import GREY, ClipAugment, weak_spatial
 from cmpl.data.synthetic import SYNTHETIC_CLASSES, render_video_with_mask
-
-GEOMETRIC = {"ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate"}
-
-
-class GeometryOnly(v2.RandAugment):
-    """RandAugment's op draw, applying only the ops that move pixels (a colour op is the identity here)."""
-
-    def _apply_image_or_video_transform(
-        self, image: Any, transform_id: str, *args: Any, **kwargs: Any
-    ) -> Any:
-        if transform_id not in GEOMETRIC:
-            return image
-        return super()._apply_image_or_video_transform(image, transform_id, *args, **kwargs)
 
 
 def object_masks(videos_per_class: int, frames: int, stride: int) -> torch.Tensor:
@@ -49,14 +34,8 @@ def object_masks(videos_per_class: int, frames: int, stride: int) -> torch.Tenso
 
 def survival(masks: torch.Tensor, magnitude: int, cutout_ratio: float, num_ops: int = 2) -> torch.Tensor:
     """Object area in the strong view over the area in the weak view, per clip."""
-    levels = [GeometryOnly(num_ops=1, magnitude=m, num_magnitude_bins=MAX_MAGNITUDE + 1, fill=0) for m in
-              range(1, magnitude + 1)]  # fmt: skip
-    moved = []
-    for clip in masks:
-        for level in torch.randint(1, magnitude + 1, (num_ops,)).tolist():
-            clip = levels[level - 1](clip)
-        moved.append(clip)
-    strong = torch.stack(moved)
+    geometry = ClipAugment(num_ops=num_ops, magnitude=magnitude, geometry_only=True, fill=0)
+    strong = geometry.randaugment(masks)  # RandAugment's op draw as in training; colour ops leave masks alone
     boxes = ClipAugment(num_ops=0, cutout_ratio=cutout_ratio).cutout(torch.full_like(strong, 255)) == GREY
     strong = strong.masked_fill(boxes, 0)
     return strong.float().sum(dim=(1, 2, 3, 4)) / masks.float().sum(dim=(1, 2, 3, 4)).clamp(min=1)

@@ -46,7 +46,6 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from cmpl.commands.predict import predict_videos
 from cmpl.data.annotations import VideoRecord, read_path_label_list
 from cmpl.data.splits import subject_by_pattern
 from cmpl.engine.run_data import SPLIT_FILES, run_test_records
@@ -65,7 +64,7 @@ def shortcut_counts(run_dir: Path, pattern: str, device: str = "auto") -> dict[s
         labels_of.setdefault(subject_of(record), set()).add(run.class_names[record.label])
     test = run_test_records(run.config, run_dir)
     views = run.config.eval.num_clips, run.config.eval.num_crops
-    answers = predict_videos(run, [r.path for r in test], *views, top_k=1)
+    answers = run.predict([r.path for r in test], views=views, top_k=1)
     counts = dict.fromkeys(("shared", "shared_right", "named_by_subject", "other", "other_right"), 0)
     for record, answer in zip(test, answers, strict=True):
         truth, named = run.class_names[record.label], answer.top[0][0]
@@ -131,7 +130,7 @@ def concentration_counts(run_dir: Path, pattern: str, device: str = "auto") -> d
     run = load_run(run_dir, device, loaded=loaded)
     test = run_test_records(run.config, run_dir)
     views = run.config.eval.num_clips, run.config.eval.num_crops
-    answers = predict_videos(run, [r.path for r in test], *views, top_k=1)
+    answers = run.predict([r.path for r in test], views=views, top_k=1)
     return {
         **confident_label_counts(scoring, list(map(subject_of, records))),
         "tested": len(test),

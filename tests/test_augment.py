@@ -237,3 +237,15 @@ def test_bad_inputs_raise() -> None:
         ClipAugment(magnitude=11)
     with pytest.raises(ValueError, match="cutout_ratio"):
         ClipAugment(cutout_ratio=1.5)
+
+
+def test_geometry_only_randaugment_moves_a_mask_and_never_recolours_it():
+    """``geometry_only``: the op draw of training, colour ops skipped (research/strong_view_survival.py)."""
+    torch.manual_seed(0)
+    masks = torch.zeros(40, 2, 3, 32, 32, dtype=torch.uint8)
+    masks[..., 8:24, 8:24] = 255
+    moved = ClipAugment(num_ops=2, magnitude=10, geometry_only=True, fill=0).randaugment(masks)
+    assert set(moved.unique().tolist()) <= {0, 255}  # nearest-neighbour moves, nothing recoloured
+    assert not torch.equal(moved, masks)  # some clips drew a geometric op
+    recoloured = ClipAugment(num_ops=2, magnitude=10).randaugment(masks)
+    assert set(recoloured.unique().tolist()) - {0, 127, 255}  # the full space changes values too

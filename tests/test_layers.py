@@ -70,17 +70,18 @@ def _upward(module: str, imported: set[str]) -> list[str]:
 
 def _private_uses(source: str, where: str) -> list[str]:
     """Private names a script takes: ``from cmpl.x import _y``, ``obj._method(...)`` and ``x._y = ...``
-    patches on anything but the script's own ``self``. Dunder names are public."""
+    patches on anything but the script's own ``self``. Dunder names are public, and so are torch's
+    underscored modules that its documentation configures compilation with (``torch._dynamo.config``)."""
     found = []
     for node in ast.walk(ast.parse(source, where)):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("cmpl"):
             found += [f"import {a.name}" for a in node.names if a.name.startswith("_")]
         elif isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.endswith("__"):
-            own = isinstance(node.value, ast.Name) and node.value.id in (
-                "self",
-                "cls",
-            )  # the script's own class
-            found += [] if own else [f".{node.attr}"]
+            root = node.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            exempt = isinstance(root, ast.Name) and root.id in ("self", "cls", "torch")
+            found += [] if exempt else [f".{node.attr}"]
     return found
 
 
@@ -120,6 +121,7 @@ def test_the_check_has_teeth():
         from cmpl.engine.trainer import Trainer, _helper
         trainer = Trainer(config)
         trainer._step(batch)
+        self._own = torch._dynamo.config
         Trainer._evaluate = lambda self: None
         """
     )

@@ -1,7 +1,7 @@
 """cmpl: Cross-Model Pseudo-Labeling for semi-supervised video action recognition.
 
-``cmpl.load(run_dir)`` is the Python API (``cmpl.inference``); it is imported on first use, so that
-``import cmpl`` stays cheap."""
+``cmpl.load(run_dir_or_checkpoint)`` is the Python API (``cmpl.inference``, docs/api.md); it is imported on
+first use, so that ``import cmpl`` stays cheap."""
 
 from typing import Any
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from cmpl.commands.arguments import add_device_argument, add_views_argument
-from cmpl.engine.evaluate import EvalResult
+from cmpl.engine.evaluate import EvalResult, unreadable_note
 from cmpl.inference import TrainedRun, load_run, read_test_list, score_test_set
 
 __all__ = ["evaluate_run"]
@@ -31,6 +32,8 @@ def evaluate_run(
         name, extra = f"{name}_{test_list.parent.name}_{test_list.stem}", {"test_list": str(test_list)}
     result = score_test_set(run, num_clips, num_crops, progress=progress, records=records)
     out = run_dir / f"{name}.json"
+    if result.unreadable_videos:
+        print(unreadable_note(result, str(out)), file=sys.stderr)
     out.write_text(
         json.dumps(
             {

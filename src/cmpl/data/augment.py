@@ -21,6 +21,7 @@ from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as F
 
 __all__ = [
+    "GEOMETRIC_OPS",
     "GREY",
     "ClipAugment",
     "center_crop",
@@ -122,6 +123,19 @@ def _check_batch(clips: Tensor) -> None:
         raise ValueError(f"expected uint8 clips (B, T, C, H, W), got {clips.dtype} {tuple(clips.shape)}")
 
 
+GEOMETRIC_OPS = frozenset({"ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate"})
+"""The RandAugment ops that move pixels; the others change their values only."""
+
+
+class _GeometryOnly(v2.RandAugment):
+    """RandAugment's op draw, applying only :data:`GEOMETRIC_OPS` (torchvision's one hook for the op)."""
+
+    def _apply_image_or_video_transform(self, image, transform_id, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if transform_id not in GEOMETRIC_OPS:
+            return image
+        return super()._apply_image_or_video_transform(image, transform_id, *args, **kwargs)
+
+
 class ClipAugment:
     """Batched, clip-consistent augmentation on the training device.
 
@@ -140,7 +154,12 @@ class ClipAugment:
         cutout_ratio: float = 0.5,
         mean: Sequence[float] = (0.45, 0.45, 0.45),
         std: Sequence[float] = (0.225, 0.225, 0.225),
+        geometry_only: bool = False,
+        fill: int = GREY,
     ) -> None:
+        """``geometry_only``: RandAugment draws its ops as usual but applies only :data:`GEOMETRIC_OPS` (a
+        colour op leaves the clip as it is), e.g. to follow an object mask through the strong view; ``fill``:
+        the value of uncovered pixels."""
         if num_ops < 0:
             raise ValueError(f"num_ops must be >= 0, got {num_ops}")
         if not 1 <= magnitude <= MAX_MAGNITUDE:
@@ -155,8 +174,9 @@ class ClipAugment:
         self.mean = tuple(float(m) for m in mean)
         self.std = tuple(float(s) for s in std)
         # One single-op RandAugment per level: picking the instance picks the magnitude.
+        kind = _GeometryOnly if geometry_only else v2.RandAugment
         self._levels = [
-            v2.RandAugment(num_ops=1, magnitude=m, num_magnitude_bins=MAX_MAGNITUDE + 1, fill=GREY)
+            kind(num_ops=1, magnitude=m, num_magnitude_bins=MAX_MAGNITUDE + 1, fill=fill)
             for m in range(1, magnitude + 1)
         ]
         self._affine: dict[torch.device, tuple[Tensor, Tensor]] = {}

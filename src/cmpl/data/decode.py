@@ -31,6 +31,15 @@ _PROBE_PACKETS = 32
 _SEEK_TRIES = 3
 
 
+_decoded_frames = 0  # frames PyAV readers of this process pulled out of their decoders
+
+
+def decoded_frame_count() -> int:
+    """Frames that PyAV readers of this process have pulled out of their decoders so far, wanted or not: the
+    work a read costs (a benchmark or a test compares it before and after, e.g. to see what a seek saved)."""
+    return _decoded_frames
+
+
 class VideoDecodeError(UserError, RuntimeError):
     """A video that cannot be read; the message names the file and the reason."""
 
@@ -119,6 +128,40 @@ class PyAVReader(ClosingReader):
         unique = np.unique(wanted)
         found = self._gather(unique)
         return np.stack([found[int(i)][1] for i in wanted])
+
+    def stream(self, indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
+        """(index, uint8 (H, W, 3) RGB) for each of the increasing ``indices``, decoding the file once from its
+        start, in order: for long videos, where :meth:`read` would hold every frame at once. The frames are
+        the ones :meth:`read` gives (past the end: the last frame); the caller keeps what it needs."""
+        wanted = iter(indices)
+        target = next(wanted, None)
+        if target is None:
+            return
+        try:
+            self._open()
+            prev: tuple[int, av.VideoFrame] | None = None
+            rgb: np.ndarray | None = None  # prev's RGB, converted once however many indices use it
+            for k, frame in self._timed_frames():
+                if prev is None:
+                    prev, rgb = (k, frame), None  # indices before the first frame clamp to it
+                k = max(k, prev[0])
+                while target is not None and target < k:
+                    rgb = rgb if rgb is not None else self._to_rgb(prev[1])
+                    yield target, rgb
+                    target = _next_increasing(wanted, target)
+                if target is None:
+                    return
+                if frame is not prev[1]:
+                    prev, rgb = (k, frame), None
+            if prev is None:
+                raise VideoDecodeError(f"{self.path}: no frame could be decoded")
+            self._check_not_truncated(prev[0])
+            while target is not None:  # past the real end: the last frame
+                rgb = rgb if rgb is not None else self._to_rgb(prev[1])
+                yield target, rgb
+                target = _next_increasing(wanted, target)
+        except av.FFmpegError as e:
+            raise VideoDecodeError(f"{self.path}: decoding failed: {_reason(e)}") from e
 
     # -- internals -------------------------------------------------------------------------------------------
 
@@ -251,9 +294,11 @@ class PyAVReader(ClosingReader):
 
     def _timed_frames(self) -> Iterator[tuple[int, av.VideoFrame]]:
         """(frame index, frame) in display order."""
+        global _decoded_frames
         assert self._container is not None
         step = max(int(1 / self.meta.fps / self._stream.time_base), 1)
         for pts, frame in display_timestamps(self._container.decode(self._stream), step, self._first_pts):
+            _decoded_frames += 1
             yield self._index_of(pts), frame
 
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
@@ -287,6 +332,13 @@ def display_timestamps(
             yield heapq.heappop(stamps), pending.popleft()
     while pending:
         yield heapq.heappop(stamps), pending.popleft()
+
+
+def _next_increasing(indices: Iterator[int], last: int) -> int | None:
+    following = next(indices, None)
+    if following is not None and following <= last:
+        raise ValueError(f"stream() needs increasing indices, got {following} after {last}")
+    return following
 
 
 def _reason(error: av.FFmpegError) -> str:

@@ -18,6 +18,7 @@ from cmpl.models import get_model_entry
 __all__ = [
     "clip_specs",
     "enabled_on",
+    "input_augment",
     "input_normalizer",
     "resolve_device",
     "test_clips",
@@ -45,12 +46,17 @@ def clip_specs(config: Config, roles: tuple[str, ...]) -> list[ClipSpec]:
     return [table[r] for r in roles]
 
 
-def input_normalizer(config: Config, role: str) -> Callable[..., torch.Tensor]:
-    """uint8 clips -> the float input of the network ``role``: ``(x / 255 - mean) / std`` with the mean and
-    std its registry entry records (0.45 / 0.225 for the 3D-ResNets and SlowFast, PySlowFast's; torchvision's
-    networks their weights' own)."""
+def input_augment(config: Config, role: str) -> ClipAugment:
+    """The augmentation whose ``normalize`` turns uint8 clips into the float input of the network ``role``:
+    ``(x / 255 - mean) / std`` with the mean and std its registry entry records (0.45 / 0.225 for the
+    3D-ResNets and SlowFast, PySlowFast's; torchvision's networks their weights' own)."""
     spec = get_model_entry(getattr(config.model, role).name).input
-    return ClipAugment(mean=spec.mean, std=spec.std).normalize
+    return ClipAugment(mean=spec.mean, std=spec.std)
+
+
+def input_normalizer(config: Config, role: str) -> Callable[..., torch.Tensor]:
+    """uint8 clips -> the float input of the network ``role`` (see :func:`input_augment`)."""
+    return input_augment(config, role).normalize
 
 
 def enabled_on(setting: bool | str, device: torch.device) -> bool:

@@ -315,7 +315,9 @@ class Trainer:
         layout = torch.channels_last_3d if self.channels_last else torch.contiguous_format
         return self.normalizers[role](clips, layout)
 
-    def _labeled_batch(self, batch: TrainBatch) -> LabeledBatch:
+    def labeled_batch(self, batch: TrainBatch) -> LabeledBatch:
+        """A labeled stream's batch as the method receives it: on the device, flipped, normalised per role
+        (public so that an analysis can pass the training's own batches through a network)."""
         flip = self.augment.flip if self.config.data.horizontal_flip else (lambda clips: clips)
         views = {
             role: self._model_input(flip(self._to_device(c)), role)
@@ -323,7 +325,8 @@ class Trainer:
         }
         return LabeledBatch(views, self._to_device(batch.label))
 
-    def _unlabeled_batch(self, batch: TrainBatch) -> UnlabeledBatch:
+    def unlabeled_batch(self, batch: TrainBatch) -> UnlabeledBatch:
+        """An unlabeled stream's batch as the method receives it: weak and strong views per role, normalised."""
         weak, strong = {}, {}
         for role, clips in zip(self.method.roles, batch.clips, strict=True):
             clips = self._to_device(clips)
@@ -447,8 +450,8 @@ class Trainer:
         skipped = lab_raw.skipped + (unl_raw.skipped if unl_raw else [])
         if skipped:
             self._record_bad_videos(skipped)
-        labeled = self._labeled_batch(lab_raw)
-        unlabeled = self._unlabeled_batch(unl_raw) if unl_raw is not None else None
+        labeled = self.labeled_batch(lab_raw)
+        unlabeled = self.unlabeled_batch(unl_raw) if unl_raw is not None else None
         saved = self.guard.snapshot()
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             out = self.step_fn(labeled, unlabeled)
