@@ -46,7 +46,7 @@ DecodedCache = dict[str, tuple[VideoMeta, Tensor]]
 """Whole decoded videos (uint8 (N, 3, H, W)) by path, kept by one loader process."""
 
 
-def _read_union(
+def read_windows(
     record: VideoRecord, backend: str, windows: Windows, cache: DecodedCache | None = None
 ) -> tuple[list[np.ndarray], Tensor]:
     """Open the video, ask ``windows(meta)`` for each clip's indices, read their union in one decode call.
@@ -143,7 +143,7 @@ class TrainClips(Dataset):
                 clip_indices(s, spec, meta.num_frames) for s, spec in zip(starts, self.specs, strict=True)
             ]
 
-        positions, frames = _read_union(record, self.backend, windows, self.cache)
+        positions, frames = read_windows(record, self.backend, windows, self.cache)
         if self.mode == "weak":  # identical for every clip: resize and crop the union once
             frames = weak_spatial(frames, self.short_side_range[0], self.crop_size)
             return [_own(frames[pos]) for pos in positions]
@@ -191,7 +191,7 @@ class TestClips(Dataset):
             starts = test_starts(meta.num_frames, self.spec.span, self.num_clips)
             return [clip_indices(s, self.spec, meta.num_frames) for s in starts]
 
-        positions, frames = _read_union(record, self.backend, windows, self.cache)
+        positions, frames = read_windows(record, self.backend, windows, self.cache)
         frames = resize_short_side(frames, self.short_side)
         views = [
             view for pos in positions for view in spatial_crops(frames[pos], self.crop_size, self.num_crops)

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from cmpl.data.annotations import VideoRecord
 from cmpl.data.augment import resize_short_side, spatial_crops
-from cmpl.data.datasets import _read_union
+from cmpl.data.datasets import read_windows
 from cmpl.data.decode import VideoMeta
 from cmpl.data.sampling import ClipSpec, clip_indices, test_starts
 
@@ -89,7 +89,7 @@ class LabelClips(Dataset):
         record = self.records[i]
         item: dict = {"index": i, "label": record.label, "clips": None, "thumbnail": b"", "error": ""}
         try:
-            positions, frames = _read_union(record, self.backend, self._windows)
+            positions, frames = read_windows(record, self.backend, self._windows)
         except Exception as e:  # any file that will not decode is reported, never fatal
             item["error"] = str(e) or e.__class__.__name__
             return item
