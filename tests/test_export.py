@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from cmpl.engine.export import ExportError, check_exported, export_network, run_exported
-from cmpl.models import build_model, model_names, parse_model_name
+from cmpl.models import build_model, get_model_entry, model_names, parse_model_name
 
 TOLERANCE = 1e-4
 
@@ -30,8 +30,11 @@ def _needs_onnx() -> None:
 
 def _family(name: str) -> str:
     """One network per family: a 3D-ResNet's depth and width repeat the same blocks, hence the same operators
-    (r10/r18/r34 -> r18 narrow, r50/r101/r50_w* -> r50 narrow, slow_r50* -> slow_r50 narrow); any other
-    name (SlowFast, torchvision's networks) is its own family, so new registry names join by themselves."""
+    (r10/r18/r34 -> r18 narrow, r50/r101/r50_w* -> r50 narrow, slow_r50* -> slow_r50 narrow), and so do
+    Swin3D's sizes (-> swin3d_t); any other name (SlowFast, torchvision's other networks) is its own family,
+    so new registry names join by themselves."""
+    if name.startswith("swin3d_"):
+        return "swin3d_t"
     try:
         layout, depth, _ = parse_model_name(name)
     except ValueError:
@@ -39,11 +42,24 @@ def _family(name: str) -> str:
     return f"{layout}r{18 if depth < 50 else 50}_w0.125"
 
 
-FAMILIES = sorted({_family(n) for n in model_names()})
+def _input(name: str) -> tuple[int, int]:
+    """(frames, crop): few and small where the network takes any (same operators), its own where it takes
+    only that (MViT) or pools to a fixed size at the end (S3D); SlowFast needs 4 x its slow frames."""
+    spec = get_model_entry(name).input
+    if spec.exact or name == "s3d":
+        return spec.frames, spec.crop_size
+    return (8 if name.startswith("slowfast") else 4), 32
 
 
-def _frames(name: str) -> int:
-    return 8 if name.startswith("slowfast") else 4  # few frames, same operators: SlowFast needs 4 x slow
+def _cases() -> list:
+    """Every family in both formats. MViT in ONNX at its 16 x 224 input takes minutes on 2 cores (100 s for
+    mvit_v2_s, measured), so those cases carry the ``large`` marker and run with ``-m large``."""
+    cases = []
+    for name in sorted({_family(n) for n in model_names()}):
+        for fmt in ("torchscript", "onnx"):
+            large = name.startswith("mvit") and (fmt == "onnx" or name != "mvit_v2_s")
+            cases.append(pytest.param(name, fmt, marks=[pytest.mark.large] if large else []))
+    return cases
 
 
 def _randomised(name: str) -> nn.Module:
@@ -61,13 +77,13 @@ def _randomised(name: str) -> nn.Module:
     return net.eval()
 
 
-@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
-@pytest.mark.parametrize("name", FAMILIES)
+@pytest.mark.parametrize(("name", "fmt"), _cases())
 def test_exported_logits_match_pytorch(name: str, fmt: str, tmp_path: Path) -> None:
     if fmt == "onnx":
         _needs_onnx()
     net = _randomised(name)
-    example = torch.randn(2, 3, _frames(name), 32, 32)
+    frames, crop = _input(name)
+    example = torch.randn(2, 3, frames, crop, crop)
     path = export_network(net, example, tmp_path / f"net.{fmt}", fmt, name)
     difference = check_exported(net, path, fmt, example, batch_sizes=(3,))  # not the traced batch of 2
     with torch.no_grad():

@@ -53,7 +53,7 @@ def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def run(tmp_path: Path) -> TrainedRun:
-    config = load_config(None, [*QUICK_OVERRIDES, "model.primary_frames=4", "model.primary_stride=2"])
+    config = load_config(None, [*QUICK_OVERRIDES, "model.primary.frames=4", "model.primary.stride=2"])
     return TrainedRun(config, CLASSES, MeanColour().eval(), torch.device("cpu"), tmp_path)
 
 

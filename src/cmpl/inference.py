@@ -333,7 +333,7 @@ class TrainedRun:
         return {
             "format": fmt,
             "model": model_file,
-            "network": getattr(self.config.model, self.role),
+            "network": getattr(self.config.model, self.role).name,
             "role": self.role,
             "run": str(self.run_dir),
             "input": {
