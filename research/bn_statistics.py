@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cmpl.config import load_config
+from cmpl.config import load_saved_config
 from cmpl.engine.checkpoint import load_checkpoint
 from cmpl.engine.trainer import Trainer
 
@@ -36,7 +36,7 @@ def main() -> None:
     p.add_argument("run_dir", type=Path, help="a finished FixMatch or CMPL run")
     p.add_argument("--batches", type=int, default=8)
     args = p.parse_args()
-    config = load_config(args.run_dir / "config.yaml")
+    config = load_saved_config(args.run_dir / "config.yaml")
     with tempfile.TemporaryDirectory() as scratch:  # the trainer writes its split and config there
         train = dataclasses.replace(config.train, output_dir=scratch, progress=False)
         trainer = Trainer(dataclasses.replace(config, train=train))

@@ -49,7 +49,7 @@ from common import APPEARANCE_CLASSES, MOTION_CLASSES, MOTION_PAIRS, in_demo_ord
 
 from cmpl.analysis.paper_figures import ClassAccuracy, read_class_accuracy
 from cmpl.analysis.seed_differences import format_differences, seed_differences
-from cmpl.config import load_config
+from cmpl.config import load_saved_config
 from cmpl.data.annotations import read_class_names
 from cmpl.engine.run_data import SPLIT_FILES
 from cmpl.errors import MissingFileError
@@ -154,7 +154,7 @@ def print_pseudo_labels(roots: list[Path], over_training: bool = False) -> None:
     scored = {
         method: {run_seed(path): read(path) for path in paths}
         for method, paths in finished_runs(*roots).items()
-        if method_class(load_config(paths[0] / "config.yaml")).uses_unlabeled
+        if method_class(load_saved_config(paths[0] / "config.yaml")).uses_unlabeled
     }
     if not scored:
         raise SystemExit(

@@ -9,7 +9,16 @@ import pytest
 import torch
 import yaml
 
-from cmpl.config import SHIPPED_CONFIGS, Config, ConfigError, config_to_dict, load_config, save_config
+from cmpl.config import (
+    SHIPPED_CONFIGS,
+    Config,
+    ConfigError,
+    config_to_dict,
+    load_config,
+    load_saved_config,
+    save_config,
+    upgrade_saved_model_keys,
+)
 from cmpl.engine.optim import resolve_iterations
 from cmpl.models import build_model
 
@@ -316,3 +325,32 @@ def test_demo_long_is_the_demo_recipe_with_more_iterations_at_the_papers_ratio()
     for config in (short, long):
         del config["schedule"], config["train"]["output_dir"], config["method"]["unlabeled_ratio"]
     assert long == short  # README: --long changes the budget and B_u/B_l, nothing else
+
+
+def test_a_run_saved_before_network_blocks_still_loads(tmp_path):
+    """A run folder's config.yaml from before 0.2.0 (flat model keys) reads into each network's block, so
+    older runs still evaluate, predict and resume; a config a user writes with those keys still stops."""
+    old = config_to_dict(load_config(SHIPPED_CONFIGS / "demo.yaml"))
+    primary, auxiliary = old["model"].pop("primary"), old["model"].pop("auxiliary")
+    old["model"].update(
+        primary=primary["name"],
+        auxiliary=auxiliary["name"],
+        primary_frames=primary["frames"],
+        primary_stride=primary["stride"],
+        auxiliary_frames=auxiliary["frames"],
+        auxiliary_stride=auxiliary["stride"],
+        dropout=primary["dropout"],
+        temporal_kernels=primary["temporal_kernels"],
+        stem_temporal_kernel=primary["stem_temporal_kernel"],
+        small_input=primary["small_input"],
+        norm_eval=True,
+    )
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(old))
+    with pytest.raises(ConfigError, match=r"model\.primary: now a block"):
+        load_config(path)
+    saved = load_saved_config(path)
+    assert saved.model.primary.name == primary["name"] and saved.model.auxiliary.frames == auxiliary["frames"]
+    assert saved.model.primary.small_input and saved.model.auxiliary.freeze_bn_stats
+    assert list(saved.model.primary.temporal_kernels) == primary["temporal_kernels"]
+    assert upgrade_saved_model_keys(config_to_dict(saved)) == config_to_dict(saved)  # today's: unchanged

@@ -31,8 +31,10 @@ __all__ = [
     "config_names",
     "config_to_dict",
     "load_config",
+    "load_saved_config",
     "resolve_config",
     "save_config",
+    "upgrade_saved_model_keys",
 ]
 
 QUICK_OVERRIDES = [
@@ -214,6 +216,39 @@ _MOVED_MODEL_KEYS = {
     },
     "norm_eval": "now per network; write model.primary.freeze_bn_stats=... and model.auxiliary.freeze_bn_stats=...",
 }
+
+
+def upgrade_saved_model_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """A config that cmpl saved before 0.2.0 (a run's ``config.yaml``, a checkpoint's ``config``) with its
+    flat model keys read into each network's block, so that older runs still evaluate, predict and resume; a
+    config in today's layout comes back as it was. Configs a user writes are not upgraded: there an old key
+    stops with one line that names the new one."""
+    model = values.get("model")
+    if not isinstance(model, dict):
+        return values
+    blocks = {
+        role: dict(model[role]) if isinstance(model.get(role), dict) else {"name": model[role]}
+        for role in ("primary", "auxiliary")
+        if model.get(role) is not None
+    }
+    upgraded: dict[str, Any] = {}
+    for key, value in model.items():
+        role, _, what = key.partition("_")
+        if key in blocks:
+            continue
+        if role in blocks and what in ("frames", "stride"):
+            blocks[role][what] = value
+        elif key in _NETWORK_OPTIONS or key == "norm_eval":
+            for block in blocks.values():
+                block.setdefault("freeze_bn_stats" if key == "norm_eval" else key, value)
+        else:
+            upgraded[key] = value
+    return {**values, "model": {**upgraded, **blocks}}
+
+
+def load_saved_config(path: str | Path) -> Config:
+    """A run folder's ``config.yaml``, by any version of cmpl (see :func:`upgrade_saved_model_keys`)."""
+    return _validated(upgrade_saved_model_keys(_read_yaml(Path(path))))
 
 
 def _check_moved_model_keys(values: dict[str, Any]) -> None:
@@ -516,6 +551,10 @@ def resolve_config(name: str | Path) -> Path:
 def load_config(path: str | Path | None = None, overrides: typing.Iterable[str] = ()) -> Config:
     """Read a YAML file (or nothing: defaults) with its ``_base_`` chain, apply overrides, validate."""
     values = apply_overrides(_read_yaml(resolve_config(path)) if path is not None else {}, overrides)
+    return _validated(values)
+
+
+def _validated(values: dict[str, Any]) -> Config:
     schedule = values.get("schedule") or {}
     if isinstance(schedule, dict) and "iterations" in schedule and (schedule.get("epochs") or 0) > 0:
         raise ConfigError(

@@ -20,7 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from cmpl.config import Config, load_config
+from cmpl.config import Config, load_saved_config
 from cmpl.data.annotations import VideoRecord, find_missing, read_class_names, read_path_label_list
 from cmpl.data.augment import ClipAugment
 from cmpl.data.datasets import TestClips
@@ -408,7 +408,7 @@ def load_method(run_dir: str | Path) -> LoadedMethod:
     """A finished run's config, class names and method (every network) from ``checkpoints/last.pt``, or from
     the checkpoint file ``run_dir`` names."""
     run_dir, checkpoint = run_and_checkpoint(run_dir)
-    config = load_config(run_dir / "config.yaml")
+    config = load_saved_config(run_dir / "config.yaml")
     names = read_class_names(run_dir / "classes.txt")
     method = build_method(config, len(names))
     method.load_state_dict(load_checkpoint(checkpoint)["method"])

@@ -17,7 +17,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from cmpl.config import Config, ConfigError, config_to_dict, save_config
+from cmpl.config import Config, ConfigError, config_to_dict, save_config, upgrade_saved_model_keys
 from cmpl.data.augment import ClipAugment
 from cmpl.data.datasets import TrainBatch, TrainClips, collate_train
 from cmpl.engine import distributed
@@ -509,7 +509,9 @@ class Trainer:
     def _load(self, path: Path, state: dict[str, Any] | None = None) -> None:
         # onto the host (see _build): the saved RNG states must stay CPU ByteTensors
         state = state if state is not None else load_checkpoint(path, map_location="cpu")
-        changed = config_changes(state["config"], config_to_dict(self.config), RESUME_CHECKED_SECTIONS)
+        changed = config_changes(
+            upgrade_saved_model_keys(state["config"]), config_to_dict(self.config), RESUME_CHECKED_SECTIONS
+        )
         if changed and not self.force:
             raise ConfigError(
                 f"{path}: the config differs from the checkpoint's in {'; '.join(changed)} "
