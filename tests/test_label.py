@@ -71,6 +71,25 @@ def test_label_writes_one_row_per_unlabeled_video_and_resumes(tiny_run, tmp_path
 
 
 @pytest.mark.slow
+def test_label_normalises_each_network_as_predict_does(tiny_run, tmp_path, monkeypatch):
+    """F's label probabilities are the ones ``cmpl.load(...).predict`` gives, with the network's own input
+    normalisation (a torchvision network's mean and std are not the 3D-ResNets'); here a made-up one."""
+    from cmpl import inference
+    from cmpl.commands.label import label_collection
+    from cmpl.data.augment import ClipAugment
+
+    monkeypatch.setattr(inference, "input_augment", lambda *_: ClipAugment(mean=(0.1,) * 3, std=(0.5,) * 3))
+    records = read_path_label_list(tiny_run / "unlabeled.txt", tiny_run).records[:3]
+    rows = label_collection(
+        tiny_run, tmp_path / "out", records, views=(1, 1), device="cpu", workers=0, thumbnails=False,
+        progress=False,
+    ).rows  # fmt: skip
+    predicted = inference.load(tiny_run, "cpu").predict([r.path for r in records], views=(1, 1), top_k=1)
+    for row, answer in zip(rows, predicted, strict=True):
+        assert row.top[0] == (answer.top[0][0], pytest.approx(answer.top[0][1], abs=1e-5))
+
+
+@pytest.mark.slow
 def test_label_skips_unreadable_videos_and_lists_them(tiny_run, tiny_synthetic, tmp_path, capsys):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video")

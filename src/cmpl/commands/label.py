@@ -35,7 +35,6 @@ from cmpl.data.annotations import (
     read_class_names,
     read_path_label_list,
 )
-from cmpl.data.augment import ClipAugment
 from cmpl.data.label_clips import THUMBNAIL_FORMAT, LabelClips, collate_label
 from cmpl.data.workers import usable_cpus
 from cmpl.engine.evaluate import predict_video_probs
@@ -274,7 +273,6 @@ def label_collection(
         prefetch_factor=4 if workers > 0 and len(dataset) else None,
     )
     networks = [primary] + ([aux] if aux is not None else [])
-    normalize = ClipAugment().normalize
     failed: list[tuple[str, str]] = []
     k = min(top_k, len(names))
     with (
@@ -286,7 +284,7 @@ def label_collection(
     ):  # fmt: skip
         for batch in loader:
             probs = [
-                predict_video_probs(net.network, clips.to(net.device), normalize, net.amp).cpu()
+                predict_video_probs(net.network, clips.to(net.device), net.augment.normalize, net.amp).cpu()
                 for net, clips in zip(networks, batch["clips"], strict=True)
             ]
             for j, local in enumerate(batch["index"]):
