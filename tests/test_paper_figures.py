@@ -13,7 +13,9 @@ from cmpl.analysis.paper_figures import (
     class_gap,
     cross_accuracy,
     drop_ratios,
+    group_gaps,
     hold_frames,
+    paired_class_gaps,
 )
 from cmpl.cli import main
 from cmpl.config import load_config
@@ -30,6 +32,63 @@ def test_class_gap_sorts_from_the_small_networks_lead_to_its_deficit_and_skips_u
     assert class_gap(small, large) == [("a", 30.0), ("d", 0.0), ("b", -30.0)]
     with pytest.raises(ValueError, match="different class lists"):
         class_gap(small, ClassAccuracy(["a", "b", "c", "x"], [0.0] * 4))
+
+
+def test_class_gaps_over_subsets_average_per_class_and_per_group():
+    pairs = {
+        "seed0": (
+            ClassAccuracy(NAMES, [50.0, 10.0, math.nan, 80.0]),
+            ClassAccuracy(NAMES, [20.0, 40.0, 30.0, 80.0]),
+        ),
+        "seed1": (
+            ClassAccuracy(NAMES, [40.0, 30.0, math.nan, 70.0]),
+            ClassAccuracy(NAMES, [30.0, 40.0, 30.0, 90.0]),
+        ),
+    }
+    gaps = paired_class_gaps(pairs)
+    assert gaps.pairs == ["seed0", "seed1"]
+    mean = gaps.mean()
+    assert [(c, m) for c, m, _ in mean] == [("a", 20.0), ("d", -10.0), ("b", -20.0)]  # c: no pair scored it
+    assert mean[0][2] == pytest.approx(10.0)  # a's gaps 30 and 10: sample sd 14.1, over sqrt(2)
+    assert group_gaps(gaps, {"ad": ["a", "d"], "bc": ["b", "c"]}) == {
+        "ad": [15.0, -5.0],
+        "bc": [-30.0, -10.0],
+    }
+    with pytest.raises(ValueError, match="not among"):
+        group_gaps(gaps, {"x": ["a", "zz"]})
+    with pytest.raises(ValueError, match="different class lists"):
+        paired_class_gaps({"s": (pairs["seed0"][0], ClassAccuracy(["a", "b", "c", "x"], [0.0] * 4))})
+
+
+def _fake_runs(root, accuracies: dict[str, list[float]], results: str = "results.json"):
+    """Folders ``root/<name>`` holding just the per-class accuracy that class-gap reads."""
+    for name, accuracy in accuracies.items():
+        (root / name).mkdir(parents=True)
+        saved = {"class_names": NAMES, "per_class_accuracy": accuracy, "top1": 0.0}
+        (root / name / results).write_text(json.dumps(saved))
+
+
+def test_report_class_gap_pairs_runs_by_name_and_reads_groups(tmp_path, capsys):
+    _fake_runs(tmp_path / "small", {f"s{k}": [60.0 + k, 10.0, 50.0, 50.0] for k in range(3)}, "held.json")
+    _fake_runs(tmp_path / "large", {f"s{k}": [50.0, 40.0 + k, 50.0, 50.0] for k in range(4)}, "held.json")
+    (tmp_path / "groups.yaml").write_text("first: [a]\nrest: [b, c, d]\n")
+    out = tmp_path / "fig1.png"
+    argv = ["report", "class-gap", str(tmp_path / "small"), str(tmp_path / "large"), "--results", "held.json"]
+    assert main([*argv, "--groups", str(tmp_path / "groups.yaml"), "-o", str(out)]) == 0
+    numbers = json.loads(out.with_suffix(".json").read_text())
+    assert list(numbers["pairs"]) == ["s0", "s1", "s2"]  # s3 has no small run
+    assert numbers["classes"][0] == {
+        "class": "a", "gap": 11.0, "stderr": pytest.approx(1 / math.sqrt(3)), "per_pair": [10.0, 11.0, 12.0]
+    }  # fmt: skip
+    assert numbers["groups"]["first"]["small_ahead"] == 3 and numbers["groups"]["first"]["p"] < 0.01
+    assert numbers["groups"]["rest"]["mean"] == pytest.approx(-31.0 / 3)
+    printed = capsys.readouterr().out
+    assert "first: +11.0 ± 0.6 points (mean ± s.e.), small ahead in 3 of 3 pairs, p = 0.003" in printed
+    assert out.stat().st_size > 5_000
+    assert main([*argv, "--groups", "synthetic", "-o", str(out)]) == 2  # not the synthetic classes
+    assert "synthetic" in capsys.readouterr().err
+    assert main([*argv[:-2], "-o", str(out)]) == 2  # no results.json anywhere: one line
+    assert capsys.readouterr().err.startswith("error:")
 
 
 def test_hold_frames_keeps_every_stride_th_frame_and_the_shape():
@@ -76,7 +135,7 @@ def test_report_commands_write_figure_and_numbers(supervised_run, tmp_path):
     run = str(supervised_run)
     out = tmp_path / "fig1.png"
     assert main(["report", "class-gap", run, run, "-o", str(out)]) == 0
-    gaps = json.loads(out.with_suffix(".json").read_text())
+    gaps = json.loads(out.with_suffix(".json").read_text())["classes"]
     assert len(gaps) == 12 and all(g["gap"] == 0.0 for g in gaps)  # a run against itself
     assert out.stat().st_size > 5_000
 

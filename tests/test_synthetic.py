@@ -18,8 +18,11 @@ from cmpl.data.synthetic import (
     _MOTION_CLASSES,
     _MOTION_PAIRS,
     SYNTHETIC_CLASSES,
+    SYNTHETIC_VERSIONS,
     make_synthetic,
     render_video,
+    render_video_with_mask,
+    synthetic_class_groups,
 )
 
 SMALL = {"train_per_class": 2, "test_per_class": 1, "size": 32, "num_frames": 24, "fps": 25, "seed": 3}
@@ -159,6 +162,56 @@ def test_motion_rules_read_at_both_strides() -> None:
         for name in _MOTION_CLASSES:
             m = track(name)
             assert m.cx.min() >= 0 and m.cx.max() < 40 and m.cy.min() >= 0 and m.cy.max() < 40
+
+
+def _wrapped(angle_steps: np.ndarray) -> np.ndarray:
+    """Angle steps as the nearest turn reads them, in (-pi, pi]."""
+    return np.angle(np.exp(1j * angle_steps))
+
+
+def test_v3_tempo_twins_alias_at_stride_8_and_part_at_stride_4() -> None:
+    scene = synthetic._scene(40, 72)
+    apparent8 = {"spin_cw": [], "spin_ccw": []}
+    for seed in range(400):
+        u = np.random.default_rng(seed).random(5).tolist()
+        for name in apparent8:
+            angle = synthetic._motion(name, u, np.random.default_rng(seed), scene).angle
+            step4 = _wrapped(angle[4] - angle[0])
+            assert abs(abs(step4) - math.pi / 2) < 0.2 and np.sign(step4) == (1 if name == "spin_cw" else -1)
+            apparent8[name].append(_wrapped(angle[8] - angle[0]))
+    # on every 8th frame the two directions show one distribution of turns: about half a turn either way
+    cw, ccw = np.sort(np.abs(apparent8["spin_cw"])), np.sort(np.abs(apparent8["spin_ccw"]))
+    assert np.all(cw > math.pi - 0.33) and np.abs(cw - ccw).max() < 0.02
+    assert 0.4 < np.mean(np.array(apparent8["spin_cw"]) > 0) < 0.6  # cw looks cw half the time
+
+    def centre(mask: np.ndarray) -> np.ndarray:
+        ys, xs = np.mgrid[: mask.shape[1], : mask.shape[2]]
+        weight = mask.sum((1, 2))
+        return np.stack([(mask * xs).sum((1, 2)) / weight, (mask * ys).sum((1, 2)) / weight], axis=1)
+
+    for seed in range(3):
+        shake, hold = (centre(render_video_with_mask(n, seed)[1]) for n in ("shake", "hold"))
+        offset = shake - hold  # the shake alone: the twins share the wandering path
+        for start in range(8):
+            jumps4 = np.linalg.norm(np.diff(offset[start::4], axis=0), axis=1)
+            jumps8 = np.linalg.norm(np.diff(offset[start::8], axis=0), axis=1)
+            assert jumps4.min() > 3.0 and jumps8.max() < 0.3
+
+
+def test_versions_keep_v2_by_name_and_write_v3(tmp_path: Path) -> None:
+    assert SYNTHETIC_VERSIONS["v2"] == SYNTHETIC_CLASSES
+    v3 = SYNTHETIC_VERSIONS["v3"]
+    assert len(set(v3)) == len(v3) == 12
+    groups = synthetic_class_groups(v3)
+    assert sorted(groups["tempo"] + groups["motion"] + groups["appearance"]) == sorted(v3)
+    assert synthetic_class_groups(SYNTHETIC_CLASSES)["motion"] == _MOTION_CLASSES
+    with pytest.raises(ValueError, match="synthetic version"):
+        synthetic_class_groups(["a", "b"])
+    root = _make(tmp_path / "v3", version="v3", train_per_class=1)
+    assert (root / "classes.txt").read_text().splitlines() == v3
+    assert json.loads((root / "synthetic.json").read_text())["classes"] == v3
+    with pytest.raises(ValueError, match="unknown synthetic version"):
+        _make(tmp_path / "v9", version="v9")
 
 
 def test_rejects_bad_input(tmp_path: Path) -> None:

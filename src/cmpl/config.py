@@ -134,6 +134,8 @@ class DataConfig:
     synthetic_train_per_class: int = field(default=60, metadata=_range(1))
     synthetic_test_per_class: int = field(default=20, metadata=_range(1))
     synthetic_seed: int = 0
+    # v2: the demo's classes; v3: classes built to model the paper's Fig. 1 (cmpl.data.synthetic)
+    synthetic_version: str = field(default="v2", metadata=_choice("v2", "v3"))
 
 
 @dataclass

@@ -1,6 +1,8 @@
 """The paper's figures (Sec. 1 and 4.3-4.4) from finished runs: the numbers first, then the PNG.
 
-* Fig. 1, :func:`class_gap`: per-class accuracy of a small minus a large network, both supervised.
+* Fig. 1, :func:`class_gap`: per-class accuracy of a small minus a large network, both supervised;
+  :func:`paired_class_gaps` and :func:`group_gaps` read it over several labeled subsets (a pair of runs
+  each), per class and per group of classes, so that a gap can be told from the subsets' spread.
 * Fig. 2, :func:`scored_pseudo_labels`: the share of unlabeled clips whose pseudo-label for the primary
   network is correct, from the eval-mode scorings of the unlabeled set every few epochs, as the paper
   measures it (:func:`correct_pseudo_labels` is the per-batch, train-mode view the demo plots).
@@ -35,13 +37,16 @@ from cmpl.run_files import read_metrics, read_unlabeled_scores, score_summary
 __all__ = [
     "BinnedGain",
     "ClassAccuracy",
+    "ClassGaps",
     "binned_gain",
     "class_gap",
     "correct_pseudo_labels",
     "cross_accuracy",
     "draw_correct_pseudo_labels",
     "drop_ratios",
+    "group_gaps",
     "hold_frames",
+    "paired_class_gaps",
     "plot_class_gap",
     "plot_correct_pseudo_labels",
     "plot_cross_accuracy",
@@ -99,6 +104,57 @@ def class_gap(small: ClassAccuracy, large: ClassAccuracy) -> list[tuple[str, flo
     gaps = acc_s - acc_l
     order = sorted(range(len(names)), key=lambda i: (-gaps[i], names[i]))
     return [(names[i], float(gaps[i])) for i in order]
+
+
+@dataclass(frozen=True)
+class ClassGaps:
+    """Fig. 1 over several labeled subsets: Acc_small - Acc_large (points) per pair of runs and class."""
+
+    class_names: list[str]
+    pairs: list[str]
+    gaps: np.ndarray  # (pairs, classes); NaN where a class has no test videos
+
+    def mean(self) -> list[tuple[str, float, float]]:
+        """(class, mean gap, its standard error over the pairs; NaN from one pair), sorted as
+        :func:`class_gap` sorts; classes no pair scored are left out."""
+        scored = ~np.isnan(self.gaps).all(axis=0)
+        means = np.nanmean(self.gaps[:, scored], axis=0)
+        errors = [_stderr(column) for column in self.gaps[:, scored].T]
+        names = [n for n, keep in zip(self.class_names, scored, strict=True) if keep]
+        order = sorted(range(len(names)), key=lambda i: (-means[i], names[i]))
+        return [(names[i], float(means[i]), errors[i]) for i in order]
+
+
+def _stderr(values: np.ndarray) -> float:
+    values = values[~np.isnan(values)]
+    return float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan
+
+
+def paired_class_gaps(pairs: Mapping[str, tuple[ClassAccuracy, ClassAccuracy]]) -> ClassGaps:
+    """Per-class gaps of each (small, large) pair, e.g. one pair per labeled subset; every run must have
+    been tested on one class list."""
+    if not pairs:
+        raise BadValueError("no pair of runs to compare")
+    first = next(iter(pairs.values()))[0].class_names
+    rows = []
+    for small, large in pairs.values():
+        if small.class_names != first or large.class_names != first:
+            raise BadValueError("the runs were trained on different class lists; compare runs of one dataset")
+        rows.append(np.array(small.accuracy) - np.array(large.accuracy))
+    return ClassGaps(list(first), list(pairs), np.stack(rows))
+
+
+def group_gaps(gaps: ClassGaps, groups: Mapping[str, Sequence[str]]) -> dict[str, list[float]]:
+    """Per group of classes, each pair's mean gap over the group's scored classes: how a gap of a kind of
+    class (e.g. motion against appearance, Sec. 4.4) varies from one labeled subset to the next."""
+    index = {name: i for i, name in enumerate(gaps.class_names)}
+    unknown = sorted({c for members in groups.values() for c in members} - set(index))
+    if unknown:
+        raise BadValueError(f"classes {unknown} of the groups are not among the runs' classes")
+    return {
+        group: [float(np.nanmean(row[[index[c] for c in members]])) for row in gaps.gaps]
+        for group, members in groups.items()
+    }
 
 
 def correct_pseudo_labels(run_dir: Path) -> tuple[list[int], list[float]]:
@@ -253,11 +309,18 @@ def binned_gain(
 # ---------------------------------------------------------------------------------------------- plots
 
 
-def plot_class_gap(gaps: Sequence[tuple[str, float]], path: Path, labels_each_side: int = 10) -> None:
-    """Fig. 1: one bar per class; the classes at both ends are named (all of them for small datasets)."""
+def plot_class_gap(
+    gaps: Sequence[tuple[str, float]],
+    path: Path,
+    labels_each_side: int = 10,
+    errors: Sequence[float] | None = None,
+) -> None:
+    """Fig. 1: one bar per class (with ``errors``, error bars: the mean's standard error over labeled
+    subsets); the classes at both ends are named (all of them for small datasets)."""
     values = [g for _, g in gaps]
     fig, ax = plt.subplots(figsize=(max(6.0, min(16.0, 0.25 * len(gaps))), 4))
-    ax.bar(range(len(gaps)), values, color=["tab:orange" if v > 0 else "tab:blue" for v in values], width=0.9)
+    colours = ["tab:orange" if v > 0 else "tab:blue" for v in values]
+    ax.bar(range(len(gaps)), values, color=colours, width=0.9, yerr=errors, ecolor="k", capsize=2)
     ax.axhline(0, color="k", linewidth=0.8)
     named = (
         range(len(gaps))

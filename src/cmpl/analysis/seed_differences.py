@@ -18,6 +18,7 @@ __all__ = [
     "is_ranked",
     "p_value",
     "seed_differences",
+    "summarize_differences",
     "two_sided_p",
 ]
 
@@ -33,11 +34,17 @@ def seed_differences(top1: dict[str, dict[int, float]]) -> dict[str, dict[str, f
     for first, second in combinations(top1, 2):
         diffs = [top1[second][seed] - top1[first][seed] for seed in top1[second] if seed in top1[first]]
         if diffs:
-            mean = statistics.fmean(diffs)
-            stderr = statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else None
-            p = p_value(mean, stderr, len(diffs)) if stderr is not None else None
-            differences[f"{second} - {first}"] = {"mean": mean, "stderr": stderr, "seeds": len(diffs), "p": p}
+            differences[f"{second} - {first}"] = summarize_differences(diffs)
     return differences
+
+
+def summarize_differences(diffs: list[float]) -> dict[str, float | None]:
+    """Paired differences (per seed, per labeled subset) as mean, standard error (sample standard deviation
+    over √n), their count under ``seeds`` and two-sided p-value; from one difference, no error and no p."""
+    mean = statistics.fmean(diffs)
+    stderr = statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else None
+    p = p_value(mean, stderr, len(diffs)) if stderr is not None else None
+    return {"mean": mean, "stderr": stderr, "seeds": len(diffs), "p": p}
 
 
 def two_sided_p(t: float, df: int) -> float:

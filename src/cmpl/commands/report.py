@@ -13,9 +13,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import yaml
+
 from cmpl.analysis import paper_figures as pf
 from cmpl.analysis.run_report import write_run_report
+from cmpl.analysis.seed_differences import summarize_differences
 from cmpl.commands.arguments import add_device_argument, add_views_argument
+from cmpl.data.synthetic import synthetic_class_groups
+from cmpl.errors import BadValueError, MissingFileError
 from cmpl.inference import load_run, score_test_set
 
 __all__ = ["class_gap", "cross_accuracy", "gain", "one_run", "pseudo_labels", "sweep", "temporal"]
@@ -31,15 +37,82 @@ def one_run(run_dir: Path) -> list[str]:
     return [f"wrote {path}" for path in write_run_report(run_dir)]
 
 
-def class_gap(small_run: Path, large_run: Path, output: Path) -> list[str]:
-    """Fig. 1: per-class accuracy of a small minus a large network, both supervised."""
-    gaps = pf.class_gap(pf.read_class_accuracy(small_run), pf.read_class_accuracy(large_run))
-    pf.plot_class_gap(gaps, output)
-    ahead = sum(gap > 0 for _, gap in gaps)
-    return [
-        f"the small network is ahead on {ahead} of {len(gaps)} classes",
-        _save_numbers(output, [{"class": name, "gap": gap} for name, gap in gaps]),
-    ]
+def _run_pairs(small: Path, large: Path, results: str) -> dict[str, tuple[Path, Path]]:
+    """One pair when both folders are runs; otherwise the runs under each folder, paired by name (e.g.
+    ``supervised_seed3`` with ``supervised_seed3``: one pair per labeled subset)."""
+    if (small / results).is_file() or (large / results).is_file():
+        return {small.name: (small, large)}
+    names = sorted(
+        d.name for d in small.iterdir() if (d / results).is_file() and (large / d.name / results).is_file()
+    ) if small.is_dir() and large.is_dir() else []  # fmt: skip
+    if not names:
+        raise MissingFileError(f"neither {small} and {large} nor runs of one name under them hold {results}")
+    return {name: (small / name, large / name) for name in names}
+
+
+def _class_groups(spec: str, class_names: list[str]) -> dict[str, list[str]]:
+    """``--groups``: a YAML file of ``group: [class, ...]``, or ``synthetic`` for the synthetic data's own."""
+    if spec == "synthetic":
+        return synthetic_class_groups(class_names)
+    path = Path(spec)
+    if not path.is_file():
+        raise MissingFileError(
+            f"--groups {spec}: no such file (or 'synthetic' for the synthetic data's groups)"
+        )
+    groups = yaml.safe_load(path.read_text())
+    if not isinstance(groups, dict) or not all(isinstance(v, list) for v in groups.values()):
+        raise BadValueError(f"{spec}: expected a mapping of group names to lists of class names")
+    return {str(k): [str(c) for c in v] for k, v in groups.items()}
+
+
+def class_gap(
+    small: Path, large: Path, output: Path, results: str = "results.json", groups: str | None = None
+) -> list[str]:
+    """Fig. 1: per-class accuracy of a small minus a large network, both supervised; over several labeled
+    subsets, the mean gap per class and per group with its spread."""
+    pairs = _run_pairs(small, large, results)
+    accuracy = {
+        name: (pf.read_class_accuracy(s, results), pf.read_class_accuracy(lg, results))
+        for name, (s, lg) in pairs.items()
+    }
+    gaps = pf.paired_class_gaps(accuracy)
+    means = gaps.mean()
+    several = len(pairs) > 1
+    pf.plot_class_gap(
+        [(c, m) for c, m, _ in means], output, errors=[e for *_, e in means] if several else None
+    )
+    ahead = sum(mean > 0 for _, mean, _ in means)
+    lines = [f"the small network is ahead on {ahead} of {len(means)} classes" + (
+        f" (mean of {len(pairs)} pairs of runs)" if several else ""
+    )]  # fmt: skip
+    numbers: dict[str, Any] = {
+        "pairs": {name: [str(s), str(lg)] for name, (s, lg) in pairs.items()},
+        "classes": [
+            {"class": c, "gap": m, "stderr": None if np.isnan(e) else e, "per_pair": _column(gaps, c)}
+            for c, m, e in means
+        ],
+    }
+    if groups:
+        per_group = pf.group_gaps(gaps, _class_groups(groups, gaps.class_names))
+        numbers["groups"] = {}
+        for group, values in per_group.items():
+            summary = {**summarize_differences(values), "small_ahead": sum(v > 0 for v in values)}
+            numbers["groups"][group] = {**summary, "per_pair": values}
+            lines.append(_group_line(group, summary))
+    return [*lines, _save_numbers(output, numbers)]
+
+
+def _column(gaps: pf.ClassGaps, class_name: str) -> list[float | None]:
+    values = gaps.gaps[:, gaps.class_names.index(class_name)]
+    return [None if np.isnan(v) else float(v) for v in values]
+
+
+def _group_line(group: str, s: dict[str, Any]) -> str:
+    if s["stderr"] is None:
+        return f"{group}: {s['mean']:+.1f} points"
+    p = "p < 0.001" if s["p"] < 0.001 else f"p = {s['p']:.3f}"
+    ahead = f"small ahead in {s['small_ahead']} of {s['seeds']} pairs"
+    return f"{group}: {s['mean']:+.1f} ± {s['stderr']:.1f} points (mean ± s.e.), {ahead}, {p}"
 
 
 def pseudo_labels(runs: list[Path], output: Path) -> list[str]:
@@ -139,9 +212,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     f = figures.add_parser(
         "class-gap", help="Fig. 1: per-class accuracy of a small minus a large network, both supervised"
     )
-    f.set_defaults(draw=lambda a: class_gap(a.small_run, a.large_run, a.output))
-    f.add_argument("small_run", type=Path, help="supervised run of the small network (e.g. r50_w0.25)")
-    f.add_argument("large_run", type=Path, help="supervised run of the large network (e.g. r50)")
+    f.set_defaults(draw=lambda a: class_gap(a.small, a.large, a.output, a.results, a.groups))
+    f.add_argument(
+        "small",
+        type=Path,
+        help="supervised run of the small network (e.g. r50_w0.25), or a folder of such runs, one per "
+        "labeled subset, paired by name with LARGE's",
+    )
+    f.add_argument(
+        "large", type=Path, help="supervised run of the large network (e.g. r50), or a folder of them"
+    )
+    f.add_argument(
+        "--results",
+        default="results.json",
+        help="the runs' results file to read, e.g. one that 'cmpl evaluate --test-list' wrote "
+        "(default: %(default)s)",
+    )
+    f.add_argument(
+        "--groups",
+        help="also the gap per group of classes: a YAML file of 'group: [class, ...]', or 'synthetic' for "
+        "the synthetic data's groups",
+    )
     f.add_argument("-o", "--output", type=Path, default=Path("fig1_class_gap.png"))
     f = figures.add_parser(
         "pseudo-labels", help="Fig. 2: correct pseudo-labels / unlabeled clips over training, per run"

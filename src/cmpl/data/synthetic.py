@@ -11,9 +11,19 @@ all frames at once. Each random factor has its own child generator, so two class
 seed share every nuisance and every shared motion draw; motion classes are anchored at frame
 ``num_frames // 2``, where paired motion classes show identical frames (see :func:`render_video`).
 
-Note: ``rotate_cw``/``rotate_ccw`` swap under a horizontal flip, so train on this data without flips.
-The translation directions are vertical (and the speed classes move left or right at random) so that the
-other classes are flip invariant.
+Two versions ship, chosen by name (``make_synthetic(version=...)``, ``data.synthetic_version``):
+
+* ``v2``, the demo's since 0.1: seven motion classes and five appearance classes (:data:`SYNTHETIC_CLASSES`).
+* ``v3`` models the paper's Fig. 1 by design: four *tempo* classes whose motion a clip of 8 frames at stride 8
+  (F's) aliases and one of 16 frames at stride 4 (A's) resolves (a clock hand turning a quarter turn every 4
+  frames, clockwise or anticlockwise, shows a half turn every 8 frames either way; a ring shaking back and
+  forth every 4 frames stands still at every 8th frame, like one that holds still), two motion classes
+  both frame rates resolve, and six appearance classes (shape or texture) that any frame shows and a network's
+  width serves (:data:`SYNTHETIC_VERSIONS`).
+
+Note: ``rotate_cw``/``rotate_ccw`` (and ``spin_cw``/``spin_ccw``) swap under a horizontal flip, so train on
+this data without flips. The translation directions are vertical (and the speed classes move left or right at
+random) so that the other classes are flip invariant.
 """
 
 from __future__ import annotations
@@ -30,12 +40,16 @@ import numpy as np
 from cmpl.data.annotations import VideoRecord, write_class_names, write_path_label_list
 from cmpl.data.encode import write_video
 from cmpl.data.workers import run_jobs
+from cmpl.errors import BadValueError
 
 __all__ = [
     "SYNTHETIC_CLASSES",
+    "SYNTHETIC_CLASS_GROUPS",
+    "SYNTHETIC_VERSIONS",
     "make_synthetic",
     "render_video",
     "render_video_with_mask",
+    "synthetic_class_groups",
 ]
 
 _MOTION_CLASSES: list[str] = [
@@ -61,6 +75,57 @@ _APPEARANCE_CLASSES: list[str] = ["circle", "square", "triangle", "stripes", "ch
 
 SYNTHETIC_CLASSES: list[str] = _MOTION_CLASSES + _APPEARANCE_CLASSES
 """The class names in label order: seven motion classes, then five appearance classes."""
+
+_TEMPO_PAIRS: list[tuple[str, str]] = [("spin_cw", "spin_ccw"), ("shake", "hold")]
+"""v3's twins that only A's stride tells apart: identical in distribution on every 8th frame."""
+
+_TEMPO_CLASSES: list[str] = [name for pair in _TEMPO_PAIRS for name in pair]
+
+_SPIN_RATE = math.pi / 8  # rad/frame: a quarter turn per 4 frames, a half turn (either way) per 8
+_SHAKE_PERIOD = 8  # frames: a square wave, so every 4th frame lands on the other side, every 8th on the same
+
+SYNTHETIC_VERSIONS: dict[str, list[str]] = {
+    "v2": SYNTHETIC_CLASSES,
+    "v3": [
+        *_TEMPO_CLASSES,
+        "move_up",
+        "move_down",
+        "circle",
+        "square",
+        "triangle",
+        "stripes",
+        "checker",
+        "dots",
+    ],
+}
+"""The generator's versions by name, each with its class names in label order."""
+
+_CLASS_GROUPS: dict[str, dict[str, list[str]]] = {
+    "v2": {
+        "motion": _MOTION_CLASSES,
+        "appearance": _APPEARANCE_CLASSES,
+        **{f"{a}/{b}": [a, b] for a, b in _MOTION_PAIRS},
+    },
+    "v3": {
+        "tempo": _TEMPO_CLASSES,
+        "motion": ["move_up", "move_down"],
+        "appearance": SYNTHETIC_VERSIONS["v3"][6:],
+        **{f"{a}/{b}": [a, b] for a, b in _TEMPO_PAIRS},
+    },
+}
+
+SYNTHETIC_CLASS_GROUPS: dict[str, list[str]] = _CLASS_GROUPS["v2"]
+"""Kinds of class, for reading where a network is right (Fig. 1 per group): motion, appearance, each twin pair."""
+
+
+def synthetic_class_groups(class_names: Sequence[str]) -> dict[str, list[str]]:
+    """The kinds of class of the version whose class list ``class_names`` is (v3: tempo, motion, appearance
+    and the tempo twins); an error for another dataset's classes."""
+    for version, names in SYNTHETIC_VERSIONS.items():
+        if list(class_names) == names:
+            return _CLASS_GROUPS[version]
+    raise BadValueError("--groups synthetic: the runs were not trained on a synthetic version's classes")
+
 
 _VERSION = 2  # bump when rendering changes so that cached datasets are regenerated
 _REFERENCE_SIZE = 40.0  # lengths and speeds below are in pixels of a 40x40 frame and scale with `size`
@@ -242,6 +307,13 @@ def _motion(name: str, u: list[float], rng: np.random.Generator, sc: _Scene) -> 
         v = _lerp(u[0], 0.12, 0.22) if name == "slide_slow" else _lerp(u[0], 0.45, 0.65)
         sign = 1.0 if u[4] < 0.5 else -1.0
         return _Motion(_fold(_lerp(u[1], lo, hi) + sign * v * s * t, lo, hi), along)
+    if name in ("spin_cw", "spin_ccw"):  # the rate's spread is symmetric about pi/8: cw and ccw alias alike
+        omega = _lerp(u[0], _SPIN_RATE - 0.04, _SPIN_RATE + 0.04)
+        sign = 1.0 if name == "spin_cw" else -1.0
+        pivot = _lerp(u[1], 0.3, 0.7) * sc.size, _lerp(u[2], 0.3, 0.7) * sc.size
+        return _Motion(
+            np.full_like(t, pivot[0]), np.full_like(t, pivot[1]), 2 * np.pi * u[3] + sign * omega * t
+        )
     if name in ("rotate_cw", "rotate_ccw"):
         omega = _lerp(u[0], 0.1, 0.22)  # rad/frame: smooth at stride 4, coarse (up to 1.8 rad) at stride 8
         sign = 1.0 if name == "rotate_cw" else -1.0  # with y pointing down, increasing angle is clockwise
@@ -249,11 +321,17 @@ def _motion(name: str, u: list[float], rng: np.random.Generator, sc: _Scene) -> 
         return _Motion(
             np.full_like(t, pivot[0]), np.full_like(t, pivot[1]), 2 * np.pi * u[3] + sign * omega * t
         )
-    # appearance classes: one class-independent slow wandering path
+    # appearance classes, shake and hold: one class-independent slow wandering path
     path = (1.5 * s, 4.0 * s), (50.0, 120.0)
     cx = _lerp(u[1], 0.3, 0.7) * sc.size + _wander(rng, t, *path)
     cy = _lerp(u[2], 0.3, 0.7) * sc.size + _wander(rng, t, *path)
-    return _Motion(cx, cy)
+    if name == "shake":  # +-amp, switching every half period: a stride of 8 frames sees one side only
+        side = np.where(
+            np.mod(t + np.floor(u[4] * _SHAKE_PERIOD), _SHAKE_PERIOD) < _SHAKE_PERIOD / 2, 1.0, -1.0
+        )
+        amp, axis = _lerp(u[0], 2.0, 3.0) * s, 2 * np.pi * u[3]
+        cx, cy = cx + amp * math.cos(axis) * side, cy + amp * math.sin(axis) * side
+    return _Motion(cx.astype(np.float32), cy.astype(np.float32))
 
 
 def _object(name: str, u: list[float], mo: _Motion, x: Array, y: Array, sc: _Scene) -> tuple[Array, Array]:
@@ -262,9 +340,9 @@ def _object(name: str, u: list[float], mo: _Motion, x: Array, y: Array, sc: _Sce
     orientation = 2 * np.pi * u[1]
     dx, dy = x - mo.cx[:, None, None], y - mo.cy[:, None, None]
     zero = np.zeros((1, 1, 1), dtype=np.float32)
-    if name in ("rotate_cw", "rotate_ccw"):
+    if name in ("rotate_cw", "rotate_ccw", "spin_cw", "spin_ccw"):
         return _alpha(_clock_hand(dx, dy, mo.angle[:, None, None], r)), zero
-    if name in _MOTION_CLASSES:
+    if name in _MOTION_CLASSES or name in ("shake", "hold"):
         width = max(0.38 * r, 2.0 * sc.scale)
         return _alpha(np.abs(np.hypot(dx, dy) - (r - width / 2)) - width / 2), zero
     c, s = math.cos(orientation), math.sin(orientation)
@@ -279,6 +357,8 @@ def _object(name: str, u: list[float], mo: _Motion, x: Array, y: Array, sc: _Sce
     if name == "circle":
         return disc, zero
     k = 2 * np.pi / (_lerp(u[2], 7.0, 9.0) * sc.scale)  # stripe period / twice the checker cell
+    if name == "dots":  # a square grid of round spots, as wide as a stripe
+        return disc, np.clip(1.5 * (np.cos(k * ax) + np.cos(k * ay)) - 1.0, 0.0, 1.0)
     wave = np.sin(k * ax) if name == "stripes" else 2.0 * np.sin(k * ax) * np.sin(k * ay)
     return disc, np.clip(0.5 + 1.5 * wave, 0.0, 1.0)
 
@@ -314,8 +394,9 @@ def render_video_with_mask(
     group ({move_up, move_down}, {slide_slow, slide_fast}, {rotate_cw, rotate_ccw}) show the identical frame
     at ``num_frames // 2``, and appearance classes share their trajectory and differ only where the object is.
     """
-    if class_name not in SYNTHETIC_CLASSES:
-        raise ValueError(f"unknown synthetic class {class_name!r}; expected one of {SYNTHETIC_CLASSES}")
+    known = {name for names in SYNTHETIC_VERSIONS.values() for name in names}
+    if class_name not in known:
+        raise ValueError(f"unknown synthetic class {class_name!r}; expected one of {sorted(known)}")
     sc = _scene(size, num_frames)
     colour_rng, jitter_rng, bg_rng, distractor_rng, motion_rng, shape_rng, noise_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)
@@ -374,6 +455,7 @@ def make_synthetic(
     num_frames: int = 72,
     fps: int = 25,
     seed: int = 0,
+    version: str = "v2",
     progress: bool = False,
     workers: int | None = None,
 ) -> Path:
@@ -383,7 +465,7 @@ def make_synthetic(
     ("videos/<class>/<id>.mp4 <label>" lines) and ``synthetic.json`` (the settings, written last so that it
     marks a complete dataset). When the settings match an existing dataset nothing is done; otherwise a
     previous synthetic ``videos/`` folder is replaced. Video ``i`` of class ``c`` in split ``s`` (0 train,
-    1 test) is ``render_video(SYNTHETIC_CLASSES[c], (seed, s, c, i))``, so the output is byte-identical for
+    1 test) is ``render_video(SYNTHETIC_VERSIONS[version][c], (seed, s, c, i))``, so the output is byte-identical for
     any number of `workers` (processes; default or 0: the usable CPUs, at most 8).
     """
     root = Path(root)
@@ -391,9 +473,12 @@ def make_synthetic(
         raise ValueError(f"size must be an even number >= 16, got {size}")
     if num_frames < 1 or fps < 1 or min(train_per_class, test_per_class, seed) < 0:
         raise ValueError("num_frames and fps must be >= 1; per-class counts and seed >= 0")
+    if version not in SYNTHETIC_VERSIONS:
+        raise ValueError(f"unknown synthetic version {version!r}; expected one of {list(SYNTHETIC_VERSIONS)}")
+    class_names = SYNTHETIC_VERSIONS[version]
     settings: dict[str, object] = {
         "version": _VERSION,
-        "classes": SYNTHETIC_CLASSES,
+        "classes": class_names,
         "train_per_class": train_per_class,
         "test_per_class": test_per_class,
         "size": size,
@@ -410,7 +495,7 @@ def make_synthetic(
     jobs: list[_Job] = []
     records: dict[str, list[VideoRecord]] = {"train": [], "test": []}
     for split_id, (split, count) in enumerate((("train", train_per_class), ("test", test_per_class))):
-        for label, name in enumerate(SYNTHETIC_CLASSES):
+        for label, name in enumerate(class_names):
             (root / "videos" / name).mkdir(parents=True, exist_ok=True)
             for i in range(count):
                 rel = f"videos/{name}/{split}_{i:04d}.mp4"
@@ -427,7 +512,7 @@ def make_synthetic(
         max_default=8,
     )
 
-    write_class_names(SYNTHETIC_CLASSES, root / "classes.txt")
+    write_class_names(class_names, root / "classes.txt")
     for split in ("test", "train"):
         write_path_label_list(records[split], root / f"{split}.txt", root)
     (root / "synthetic.json").write_text(json.dumps(settings, indent=2) + "\n")

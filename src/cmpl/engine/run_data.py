@@ -68,6 +68,7 @@ def load_dataset(config: Config, subset: str) -> Annotations:
             train_per_class=d.synthetic_train_per_class,
             test_per_class=d.synthetic_test_per_class,
             seed=d.synthetic_seed,
+            version=d.synthetic_version,
             progress=config.train.progress,
         )
     distributed.barrier()
