@@ -11,6 +11,8 @@ import av
 import numpy as np
 import pytest
 
+from cmpl.cli import main
+from cmpl.config import load_config
 from cmpl.data import annotations, decode, synthetic
 from cmpl.data.encode import write_video
 from cmpl.data.synthetic import (
@@ -24,6 +26,7 @@ from cmpl.data.synthetic import (
     render_video_with_mask,
     synthetic_class_groups,
 )
+from cmpl.engine.run_data import load_dataset
 
 SMALL = {"train_per_class": 2, "test_per_class": 1, "size": 32, "num_frames": 24, "fps": 25, "seed": 3}
 
@@ -245,3 +248,19 @@ def test_readable_through_the_project_decoder_and_list_reader(tmp_path: Path) ->
         clip = video.read([0, 8, 16, 23])
     full, _ = _decode(record.path)
     np.testing.assert_array_equal(clip, full[[0, 8, 16, 23]])
+
+
+def test_command_line_and_config_choose_the_version(tmp_path: Path, capsys) -> None:
+    v3 = SYNTHETIC_VERSIONS["v3"]
+    counts = ["--train-per-class", "1", "--test-per-class", "1"]
+    assert main(["make-synthetic", str(tmp_path / "cli"), "--version", "v3", *counts]) == 0
+    assert (tmp_path / "cli" / "classes.txt").read_text().splitlines() == v3
+    per_class = [
+        "data.synthetic_train_per_class=1",
+        "data.synthetic_test_per_class=1",
+        "train.progress=false",
+    ]
+    config = load_config(None, [f"data.root={tmp_path / 'cfg'}", "data.synthetic_version=v3", *per_class])
+    assert load_dataset(config, "test").class_names == v3
+    assert main(["train", f"data.root={tmp_path}", "data.synthetic_version=v9"]) == 2
+    assert "synthetic_version" in capsys.readouterr().err
