@@ -100,10 +100,7 @@ def _paired(a: ClassAccuracy, b: ClassAccuracy) -> tuple[list[str], np.ndarray, 
 
 def class_gap(small: ClassAccuracy, large: ClassAccuracy) -> list[tuple[str, float]]:
     """(class, Acc_small - Acc_large) sorted from the small network's largest lead to its largest deficit."""
-    names, acc_s, acc_l = _paired(small, large)
-    gaps = acc_s - acc_l
-    order = sorted(range(len(names)), key=lambda i: (-gaps[i], names[i]))
-    return [(names[i], float(gaps[i])) for i in order]
+    return [(name, gap) for name, gap, _ in paired_class_gaps({"": (small, large)}).mean()]
 
 
 @dataclass(frozen=True)
@@ -115,8 +112,8 @@ class ClassGaps:
     gaps: np.ndarray  # (pairs, classes); NaN where a class has no test videos
 
     def mean(self) -> list[tuple[str, float, float]]:
-        """(class, mean gap, its standard error over the pairs; NaN from one pair), sorted as
-        :func:`class_gap` sorts; classes no pair scored are left out."""
+        """(class, mean gap, its standard error over the pairs; NaN from one pair), from the small network's
+        largest lead to its largest deficit; classes no pair scored are left out."""
         scored = ~np.isnan(self.gaps).all(axis=0)
         means = np.nanmean(self.gaps[:, scored], axis=0)
         errors = [_stderr(column) for column in self.gaps[:, scored].T]
