@@ -307,16 +307,12 @@ def _motion(name: str, u: list[float], rng: np.random.Generator, sc: _Scene) -> 
         v = _lerp(u[0], 0.12, 0.22) if name == "slide_slow" else _lerp(u[0], 0.45, 0.65)
         sign = 1.0 if u[4] < 0.5 else -1.0
         return _Motion(_fold(_lerp(u[1], lo, hi) + sign * v * s * t, lo, hi), along)
-    if name in ("spin_cw", "spin_ccw"):  # the rate's spread is symmetric about pi/8: cw and ccw alias alike
-        omega = _lerp(u[0], _SPIN_RATE - 0.04, _SPIN_RATE + 0.04)
-        sign = 1.0 if name == "spin_cw" else -1.0
-        pivot = _lerp(u[1], 0.3, 0.7) * sc.size, _lerp(u[2], 0.3, 0.7) * sc.size
-        return _Motion(
-            np.full_like(t, pivot[0]), np.full_like(t, pivot[1]), 2 * np.pi * u[3] + sign * omega * t
-        )
-    if name in ("rotate_cw", "rotate_ccw"):
-        omega = _lerp(u[0], 0.1, 0.22)  # rad/frame: smooth at stride 4, coarse (up to 1.8 rad) at stride 8
-        sign = 1.0 if name == "rotate_cw" else -1.0  # with y pointing down, increasing angle is clockwise
+    if name in ("rotate_cw", "rotate_ccw", "spin_cw", "spin_ccw"):
+        if name.startswith("rotate"):  # rad/frame: smooth at stride 4, coarse (up to 1.8 rad) at stride 8
+            omega = _lerp(u[0], 0.1, 0.22)
+        else:  # spread symmetrically about pi/8, so that at stride 8 cw and ccw alias alike
+            omega = _lerp(u[0], _SPIN_RATE - 0.04, _SPIN_RATE + 0.04)
+        sign = 1.0 if name.endswith("_cw") else -1.0  # with y pointing down, increasing angle is clockwise
         pivot = _lerp(u[1], 0.3, 0.7) * sc.size, _lerp(u[2], 0.3, 0.7) * sc.size
         return _Motion(
             np.full_like(t, pivot[0]), np.full_like(t, pivot[1]), 2 * np.pi * u[3] + sign * omega * t
