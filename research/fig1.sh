@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The paper's Fig. 1 on the synthetic data (research/EVIDENCE.md, m02-m03): a small network on A's frames
+# The paper's Fig. 1 on the synthetic data (research/EVIDENCE.md, m02, m03 and m05): a small network on A's frames
 # (16x4) and a larger one on F's (8x8), both supervised with the long recipe, seed k on labeled subset k for
 # k = 0-9, then both scored on a held-out test list. Read the gap with
 #   cmpl report class-gap runs/evidence/NAME-small-SMALL-16x4 runs/evidence/NAME-large-LARGE-8x8 \

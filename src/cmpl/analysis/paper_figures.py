@@ -31,6 +31,7 @@ import torch
 import yaml
 
 from cmpl.analysis.canvas import plt, save_figure
+from cmpl.analysis.seed_differences import summarize_differences
 from cmpl.errors import BadValueError, MissingFileError
 from cmpl.run_files import read_metrics, read_unlabeled_scores, score_summary
 
@@ -116,15 +117,16 @@ class ClassGaps:
         largest lead to its largest deficit; classes no pair scored are left out."""
         scored = ~np.isnan(self.gaps).all(axis=0)
         means = np.nanmean(self.gaps[:, scored], axis=0)
-        errors = [_stderr(column) for column in self.gaps[:, scored].T]
+        errors = [_stderr(column[~np.isnan(column)]) for column in self.gaps[:, scored].T]
         names = [n for n, keep in zip(self.class_names, scored, strict=True) if keep]
         order = sorted(range(len(names)), key=lambda i: (-means[i], names[i]))
         return [(names[i], float(means[i]), errors[i]) for i in order]
 
 
 def _stderr(values: np.ndarray) -> float:
-    values = values[~np.isnan(values)]
-    return float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan
+    """The paired differences' standard error as the seed tables give it; NaN from one value."""
+    stderr = summarize_differences(values.tolist())["stderr"]
+    return math.nan if stderr is None else stderr
 
 
 def paired_class_gaps(pairs: Mapping[str, tuple[ClassAccuracy, ClassAccuracy]]) -> ClassGaps:

@@ -81,6 +81,9 @@ _TEMPO_PAIRS: list[tuple[str, str]] = [("spin_cw", "spin_ccw"), ("shake", "hold"
 
 _TEMPO_CLASSES: list[str] = [name for pair in _TEMPO_PAIRS for name in pair]
 
+_V3_APPEARANCE_CLASSES: list[str] = [*_APPEARANCE_CLASSES, "dots"]
+"""v3's appearance classes: v2's five and a grid of dots."""
+
 _SPIN_RATE = math.pi / 8  # rad/frame: a quarter turn per 4 frames, a half turn (either way) per 8
 _SHAKE_PERIOD = 8  # frames: a square wave, so every 4th frame lands on the other side, every 8th on the same
 
@@ -90,12 +93,7 @@ SYNTHETIC_VERSIONS: dict[str, list[str]] = {
         *_TEMPO_CLASSES,
         "move_up",
         "move_down",
-        "circle",
-        "square",
-        "triangle",
-        "stripes",
-        "checker",
-        "dots",
+        *_V3_APPEARANCE_CLASSES,
     ],
 }
 """The generator's versions by name, each with its class names in label order."""
@@ -109,7 +107,7 @@ _CLASS_GROUPS: dict[str, dict[str, list[str]]] = {
     "v3": {
         "tempo": _TEMPO_CLASSES,
         "motion": ["move_up", "move_down"],
-        "appearance": SYNTHETIC_VERSIONS["v3"][6:],
+        "appearance": _V3_APPEARANCE_CLASSES,
         **{f"{a}/{b}": [a, b] for a, b in _TEMPO_PAIRS},
     },
 }
