@@ -56,8 +56,6 @@ def test_every_page_is_in_the_nav():
 
 
 README = (ROOT / "README.md").read_text()
-# pages that other branches of this release add (Python API, pretrained weights, cmpl label); once they are
-# merged the README's links to them resolve, and this set can go
 
 
 def test_readme_is_short_and_starts_with_the_two_commands():
