@@ -51,6 +51,7 @@ from cmpl.analysis.paper_figures import ClassAccuracy, read_class_accuracy
 from cmpl.analysis.seed_differences import format_differences, seed_differences
 from cmpl.config import load_saved_config
 from cmpl.data.annotations import read_class_names
+from cmpl.data.synthetic import synthetic_class_groups
 from cmpl.engine.run_data import SPLIT_FILES
 from cmpl.errors import MissingFileError
 from cmpl.inference import load_method, load_run, score_run_unlabeled, score_test_set
@@ -352,11 +353,11 @@ def main() -> None:
 
 
 def print_groups(names: list[str], table: dict[str, np.ndarray], seeds: dict[str, list[int]]) -> None:
-    """Per class set (group or twin pair), each row's mean over the set's classes, per seed and over seeds, and
-    every pair of rows' per-seed difference (rows are methods, or ``method/network``; ``seeds``: per method, in
-    seed order)."""
-    for group, members in CLASS_SETS.items():
-        idx = [names.index(c) for c in members if c in names]
+    """Per class set (group or twin pair) of the generator version whose classes ``names`` are, each row's mean
+    over the set's classes, per seed and over seeds, and every pair of rows' per-seed difference (rows are
+    methods, or ``method/network``; ``seeds``: per method, in seed order)."""
+    for group, members in synthetic_class_groups(names).items():
+        idx = [names.index(c) for c in members]
         print(f"\n{group} classes ({len(idx)}): mean, then per seed")
         by_seed = {}
         for row, a in table.items():

@@ -14,7 +14,7 @@ import pytest
 from cmpl.commands.demo import pseudo_label_summary
 from cmpl.config import load_config
 from cmpl.data.annotations import write_class_names
-from cmpl.data.synthetic import SYNTHETIC_CLASSES
+from cmpl.data.synthetic import SYNTHETIC_CLASSES, SYNTHETIC_VERSIONS
 from cmpl.engine.trainer import Trainer
 from tests.helpers import fast_overrides, load_script
 
@@ -208,8 +208,19 @@ def test_groups_pair_the_rows_by_seed_within_each_class_group(capsys):
     assert "fixmatch              75.0   80.0 / 70.0" in motion_part
     assert "cmpl/primary - fixmatch    -7.0 ± 3.0  (2 seeds" in motion_part  # -10 and -4
     assert "cmpl/primary - fixmatch    +0.0 ± 0.0" in appearance_part
-    speed_pair = appearance_part.split("slide_slow+slide_fast classes (2)")[1].split("rotate_cw")[0]
+    speed_pair = appearance_part.split("slide_slow/slide_fast classes (2)")[1].split("rotate_cw")[0]
     assert "cmpl/primary - fixmatch    -7.0 ± 3.0" in speed_pair  # a pair of motion classes, as their group
+
+
+def test_groups_follow_the_generator_version_of_the_runs(capsys):
+    """Runs on v3's videos are split by v3's groups (tempo, motion, appearance), not v2's."""
+    names = SYNTHETIC_VERSIONS["v3"]
+    tempo = np.array([c in ("spin_cw", "spin_ccw", "shake", "hold") for c in names])
+    table = {"cmpl": np.array([np.where(tempo, 90.0, 50.0)])}
+    class_groups.print_groups(names, table, {"cmpl": [0]})
+    out = capsys.readouterr().out
+    assert "tempo classes (4)" in out and "appearance classes (6)" in out and "slide_slow" not in out
+    assert "cmpl                  90.0" in out.split("tempo classes")[1].split("motion classes")[0]
 
 
 def _confusion_run(run_dir: Path, called: dict[tuple[str, str], int], per_class: int = 20) -> Path:
