@@ -1,5 +1,6 @@
 """Where a demo setting's accuracy comes from: each method's per-class top-1, averaged over its seeds, and the
-means over the synthetic data's motion classes, its appearance classes and each twin pair of motion classes.
+means over the synthetic data's kinds of class (v2: motion, appearance; v3: tempo, motion, appearance) and
+each twin pair (v2's motion twins, v3's tempo twins), as the runs' generator version defines them.
 
 The paper's premise is that the auxiliary network, on more frames, helps most where motion decides and the
 primary network where appearance does. The synthetic classes are each one or the other, so splitting the
@@ -20,8 +21,8 @@ the set: where the unlabeled loss pulls the network; then, per twin pair, which 
 name. Per seed it then gives each set's precision and right labels per clip, with the methods' per-seed
 differences (e23). With ``--over-training`` it reads the same
 figures from the scorings a run recorded while it trained (``train.score_unlabeled_every``), step by step,
-and pools a run's scorings for the per-seed figures. With ``--pairs`` it lists, per method and pair of twin motion
-classes (rotate_cw and rotate_ccw, ...), the seeds in which more than half of one class's test videos were
+and pools a run's scorings for the per-seed figures. With ``--pairs`` it lists, per method and twin pair
+(rotate_cw and rotate_ccw, ...), the seeds in which more than half of one class's test videos were
 taken for its twin: a pair collapsed into one class, and which way, with the sign test of the two ways'
 counts (EVIDENCE.md, e21).
 
@@ -45,7 +46,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-from common import APPEARANCE_CLASSES, MOTION_CLASSES, MOTION_PAIRS, in_demo_order, sign_test_p
+from common import in_demo_order, sign_test_p
 
 from cmpl.analysis.paper_figures import ClassAccuracy, read_class_accuracy
 from cmpl.analysis.seed_differences import format_differences, seed_differences
@@ -58,14 +59,15 @@ from cmpl.inference import load_method, load_run, score_run_unlabeled, score_tes
 from cmpl.methods import method_class
 from cmpl.run_files import read_unlabeled_scores
 
-GROUPS = {"motion": MOTION_CLASSES, "appearance": APPEARANCE_CLASSES}
-TWIN_PAIRS = {"+".join(pair): list(pair) for pair in MOTION_PAIRS}
-CLASS_SETS = {**GROUPS, **TWIN_PAIRS}
-"""What the tables split by: the two class groups and each twin pair of motion classes (e23)."""
 COUNTS = ("clips", "used", "right", "named", "confident", "twin")
 """What :func:`group_counts` counts per class set, in this order."""
 
 _RUN_NAME = re.compile(r"(?P<method>\w+)_seed(?P<seed>\d+)")
+
+
+def twin_pairs(names: list[str]) -> dict[str, list[str]]:
+    """The twin pairs among the class sets of the generator version whose classes ``names`` are (``a/b``)."""
+    return {name: members for name, members in synthetic_class_groups(names).items() if "/" in name}
 
 
 def finished_runs(*roots: Path, results: str = "results.json") -> dict[str, list[Path]]:
@@ -109,7 +111,7 @@ def score_networks(run_dir: Path) -> dict[str, ClassAccuracy]:
 
 
 def group_counts(scoring: dict, names: list[str]) -> dict[str, np.ndarray]:
-    """Per class set (:data:`CLASS_SETS`), in one scoring of the unlabeled clips (``run_files`` layout), the
+    """Per class set of the runs' generator version (:func:`synthetic_class_groups`), in one scoring of the unlabeled clips (``run_files`` layout), the
     :data:`COUNTS`: the set's clips, those with a confident pseudo-label for the primary, those of them right,
     the confident labels that name a class of the set, all confident labels, and the set's clips confidently
     labeled as another class of the set (a twin's clip called its twin). Counts, so that seeds pool."""
@@ -117,7 +119,7 @@ def group_counts(scoring: dict, names: list[str]) -> dict[str, np.ndarray]:
     label = np.array(scoring["roles"]["primary"]["pseudo_label"])
     confident = np.array(scoring["roles"]["primary"]["pseudo_confidence"]) >= scoring["threshold"]
     result = {}
-    for name, members in CLASS_SETS.items():
+    for name, members in synthetic_class_groups(names).items():
         ids = [names.index(c) for c in members]
         in_set, names_set = np.isin(truth, ids), np.isin(label, ids)
         used, right = confident & in_set, label == truth
@@ -146,6 +148,17 @@ def pseudo_labels_over_training(run_dir: Path) -> Scorings:
     return names, {f"step {scoring['step']}": scoring for scoring in scorings}
 
 
+Counts = dict[str, dict[int, dict[str, dict[str, np.ndarray]]]]
+"""Per method, seed and scoring (by when it was taken), each class set's :func:`group_counts`."""
+
+
+def counted_sets(runs: Counts) -> list[str]:
+    """The class sets that the counts of ``runs`` are split by: those of the runs' generator version."""
+    per_seed = next(iter(runs.values()))
+    per_scoring = next(iter(per_seed.values()))
+    return list(next(iter(per_scoring.values())))
+
+
 def print_pseudo_labels(roots: list[Path], over_training: bool = False) -> None:
     """The ``--pseudo-labels`` (or ``--over-training``) table of every semi-supervised run of ``roots``, its
     seeds pooled (clips labeled and right are percents of the seeds' clips together), the classes that the
@@ -168,7 +181,8 @@ def print_pseudo_labels(roots: list[Path], over_training: bool = False) -> None:
         }
         for method, per_seed in scored.items()
     }
-    width = max(map(len, CLASS_SETS)) + 2
+    class_sets = counted_sets(runs)
+    width = max(map(len, class_sets)) + 2
     print("pseudo-labels for the primary (eval mode, one weak view), seeds pooled (%)")
     print(
         f"{'method':<12}{'when':<18}{'classes':<{width}}{'clips labeled':>15}{'right':>8}"
@@ -177,7 +191,7 @@ def print_pseudo_labels(roots: list[Path], over_training: bool = False) -> None:
     for method, per_seed in runs.items():
         scorings = list(per_seed.values())
         for when in [w for w in scorings[0] if all(w in run for run in scorings)]:
-            for name in CLASS_SETS:
+            for name in class_sets:
                 c = dict(zip(COUNTS, sum(run[when][name] for run in scorings), strict=True))
                 right, twin = (
                     f"{100 * c[k] / c['used']:8.1f}" if c["used"] else f"{'-':>8}" for k in ("right", "twin")
@@ -211,19 +225,20 @@ def print_wrong_labels(scored: dict[str, dict[int, Scorings]], shown: int = 12) 
     )
     for method, per_seed in scored.items():
         every = [(names, s) for names, scorings in per_seed.values() for s in scorings.values()]
-        for name, pair in TWIN_PAIRS.items():
+        for name, pair in twin_pairs(every[0][0]).items():
             wrong = sum((wrong_labels(s, names, pair) for names, s in every), Counter())
             labeled = sum(int(group_counts(s, names)[name][COUNTS.index("used")]) for names, s in every)
             errors = ", ".join(f"{true} -> {said} {n}" for (true, said), n in wrong.most_common(shown))
             print(f"  {method:<12}{name:<23}{labeled:7d}{wrong.total():7d}   {errors}")
 
 
-def print_pseudo_label_differences(runs: dict[str, dict[int, dict[str, dict[str, np.ndarray]]]]) -> None:
+def print_pseudo_label_differences(runs: Counts) -> None:
     """Per class set, each method's *precision* (right / labeled) and *right per clip* (right / clips, Fig. 2's
     quantity) per seed, every scoring of a run pooled, and the methods' per-seed differences: e23's paired
     reading of whose pseudo-labels are better where. ``runs``: method -> seed -> when -> class set -> counts."""
     print("\nper seed, each run's scorings pooled (%)")
-    for name in CLASS_SETS:
+    class_sets = counted_sets(runs)
+    for name in class_sets:
         for measure, denominator in (("precision", "used"), ("right per clip", "clips")):
             by_seed: dict[str, dict[int, float]] = {}
             print(f"{name}, {measure}: mean, then per seed")
@@ -247,13 +262,13 @@ def _seed_line(row: str, values: dict[int, float], seeds: list[int]) -> str:
 
 
 def pair_collapses(run_dir: Path, results: str = "results.json") -> dict[tuple[str, str], float]:
-    """The twin motion classes ``(lost, taken for)`` of a run, with the percent of ``lost``'s test videos
+    """The twin classes ``(lost, taken for)`` of a run, with the percent of ``lost``'s test videos
     still right: those where more than half of them were called its twin, read from the confusion matrix
     (rows: true class) of the run's ``results`` file."""
     scored = json.loads((run_dir / results).read_text())
     names, confusion = scored["class_names"], np.array(scored["confusion"])
     collapses = {}
-    for pair in MOTION_PAIRS:
+    for pair in twin_pairs(names).values():
         for lost, twin in (pair, pair[::-1]):
             i, j = names.index(lost), names.index(twin)
             if confusion[i, j] > confusion[i].sum() / 2:
@@ -269,7 +284,8 @@ def print_pair_collapses(roots: list[Path], results: str = "results.json") -> No
     for method, paths in finished_runs(*roots, results=results).items():
         seeds = [run_seed(path) for path in paths]
         found = [pair_collapses(path, results) for path in paths]
-        for pair in MOTION_PAIRS:
+        names = json.loads((paths[0] / results).read_text())["class_names"]
+        for pair in map(tuple, twin_pairs(names).values()):
             ways, counts = [], []
             for way in (pair, pair[::-1]):
                 hits = ", ".join(
@@ -330,7 +346,7 @@ def main() -> None:
     shown.add_argument(
         "--pairs",
         action="store_true",
-        help="per twin pair of motion classes, the seeds in which one class was taken for the other",
+        help="per twin pair, the seeds in which one class was taken for the other",
     )
     args = p.parse_args()
     if args.pseudo_labels or args.over_training:

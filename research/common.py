@@ -1,5 +1,5 @@
-"""What several research scripts share and the package does not ship: the synthetic videos' class groups by
-the names the scripts use, the demo's method order for tables, and a sign test.
+"""What several research scripts share and the package does not ship: the demo's method order for tables, and
+a sign test.
 
 The scripts run as ``python research/NAME.py``, so this folder is on ``sys.path`` and they ``import common``.
 """
@@ -10,18 +10,6 @@ import math
 from collections.abc import Iterable
 
 from cmpl.commands.demo import DEMO_METHODS
-from cmpl.data.synthetic import SYNTHETIC_CLASS_GROUPS
-
-MOTION_CLASSES: list[str] = SYNTHETIC_CLASS_GROUPS["motion"]
-"""The synthetic classes told apart only by how the object moves."""
-
-APPEARANCE_CLASSES: list[str] = SYNTHETIC_CLASS_GROUPS["appearance"]
-"""The synthetic classes told apart only by the object's look."""
-
-MOTION_PAIRS: list[tuple[str, str]] = [
-    (a, b) for name, (a, b, *_) in SYNTHETIC_CLASS_GROUPS.items() if "/" in name
-]
-"""Motion classes rendered as twins: from one seed they show the same object, identical at the anchor frame."""
 
 
 def in_demo_order(methods: Iterable[str]) -> list[str]:

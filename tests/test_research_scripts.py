@@ -14,7 +14,7 @@ import pytest
 from cmpl.commands.demo import pseudo_label_summary
 from cmpl.config import load_config
 from cmpl.data.annotations import write_class_names
-from cmpl.data.synthetic import SYNTHETIC_CLASSES, SYNTHETIC_VERSIONS
+from cmpl.data.synthetic import SYNTHETIC_CLASS_GROUPS, SYNTHETIC_CLASSES, SYNTHETIC_VERSIONS
 from cmpl.engine.trainer import Trainer
 from tests.helpers import fast_overrides, load_script
 
@@ -32,7 +32,7 @@ class_groups, common, evidence, network_agreement, pool_seeds, rescore, subject_
         "subject_shortcut",
     )
 )
-MOTION_CLASSES = common.MOTION_CLASSES
+MOTION_CLASSES = SYNTHETIC_CLASS_GROUPS["motion"]
 
 MOTION, APPEARANCE = SYNTHETIC_CLASSES.index("move_up"), SYNTHETIC_CLASSES.index("circle")
 
@@ -79,7 +79,7 @@ def test_group_counts_split_clips_by_true_group_and_labels_by_named_group():
     # confidently labeled as another class of the group
     assert counts["motion"].tolist() == [2, 2, 1, 2, 3, 0]
     assert counts["appearance"].tolist() == [2, 1, 0, 1, 3, 0]
-    assert counts["move_up+move_down"].tolist() == [2, 2, 1, 2, 3, 0]
+    assert counts["move_up/move_down"].tolist() == [2, 2, 1, 2, 3, 0]
 
 
 def test_group_counts_count_a_twin_called_its_twin_within_its_pair():
@@ -88,7 +88,7 @@ def test_group_counts_count_a_twin_called_its_twin_within_its_pair():
     slow, fast, oscillate = (SYNTHETIC_CLASSES.index(c) for c in ("slide_slow", "slide_fast", "oscillate"))
     scoring = _scoring(0, [slow, slow, slow, fast], [fast, oscillate, slow, fast], [0.95, 0.95, 0.95, 0.5])
     counts = class_groups.group_counts(scoring, list(SYNTHETIC_CLASSES))
-    assert counts["slide_slow+slide_fast"].tolist() == [4, 3, 1, 2, 3, 1]
+    assert counts["slide_slow/slide_fast"].tolist() == [4, 3, 1, 2, 3, 1]
     assert counts["motion"].tolist() == [4, 3, 1, 3, 3, 2]
 
 
@@ -113,7 +113,7 @@ def test_over_training_table_pools_the_seeds_at_each_step(tmp_path, capsys):
     assert motion[:4] == ["fixmatch", "step", "10", "motion"]
     assert [float(v) for v in motion[4:8]] == pytest.approx([75.0, 66.7, 66.7, 0.0], abs=0.05)
     assert appearance[4:8] == ["0.0", "-", "33.3", "-"]  # no appearance clips: nothing labeled, no precision
-    assert move_pair[3] == "move_up+move_down" and move_pair[4:6] == motion[4:6]
+    assert move_pair[3] == "move_up/move_down" and move_pair[4:6] == motion[4:6]
 
 
 def test_wrong_labels_on_a_twin_pair_name_the_classes_taken_for_its_clips(capsys):
@@ -128,8 +128,8 @@ def test_wrong_labels_on_a_twin_pair_name_the_classes_taken_for_its_clips(capsys
         "cmpl": {0: (names, {"step 10": scoring}), 1: (names, {"step 10": scoring, "step 20": scoring})}
     }
     class_groups.print_wrong_labels(scored)
-    line = next(x for x in capsys.readouterr().out.splitlines() if "slide_slow+slide_fast" in x)
-    assert line.split() == ["cmpl", "slide_slow+slide_fast", "6", "3", "slide_slow", "->", "move_up", "3"]
+    line = next(x for x in capsys.readouterr().out.splitlines() if "slide_slow/slide_fast" in x)
+    assert line.split() == ["cmpl", "slide_slow/slide_fast", "6", "3", "slide_slow", "->", "move_up", "3"]
 
 
 def test_pseudo_label_differences_pair_the_methods_by_seed_per_class_set(capsys):
@@ -150,11 +150,11 @@ def test_pseudo_label_differences_pair_the_methods_by_seed_per_class_set(capsys)
     }
     class_groups.print_pseudo_label_differences(runs)
     out = capsys.readouterr().out
-    speed = out.split("slide_slow+slide_fast, precision")[1].split("slide_slow+slide_fast, right per clip")[0]
+    speed = out.split("slide_slow/slide_fast, precision")[1].split("slide_slow/slide_fast, right per clip")[0]
     assert "fixmatch             100.0   100.0 / 100.0" in speed
     assert "cmpl                  50.0   50.0 / -" in speed  # seed 1 labeled nothing: no precision
     assert "per-seed difference of precision" in speed and "-50.0        (1 seed" in speed
-    per_clip = out.split("slide_slow+slide_fast, right per clip")[1].split("rotate_cw")[0]
+    per_clip = out.split("slide_slow/slide_fast, right per clip")[1].split("rotate_cw")[0]
     assert "cmpl                  25.0   50.0 / 0.0" in per_clip
     assert "cmpl - fixmatch" in per_clip and "-75.0 ± 25.0  (2 seeds" in per_clip
 
@@ -223,19 +223,22 @@ def test_groups_follow_the_generator_version_of_the_runs(capsys):
     assert "cmpl                  90.0" in out.split("tempo classes")[1].split("motion classes")[0]
 
 
-def _confusion_run(run_dir: Path, called: dict[tuple[str, str], int], per_class: int = 20) -> Path:
-    """A finished run whose results.json has ``per_class`` test videos a class, all right except ``called``:
-    (true class, class it was called) -> number of videos."""
-    k = len(SYNTHETIC_CLASSES)
+def _confusion_run(
+    run_dir: Path,
+    called: dict[tuple[str, str], int],
+    per_class: int = 20,
+    names: list[str] = SYNTHETIC_CLASSES,
+) -> Path:
+    """A finished run whose results.json has ``per_class`` test videos a class of ``names``, all right except
+    ``called``: (true class, class it was called) -> number of videos."""
+    k = len(names)
     confusion = [[per_class if i == j else 0 for j in range(k)] for i in range(k)]
     for (true, said), n in called.items():
-        i, j = SYNTHETIC_CLASSES.index(true), SYNTHETIC_CLASSES.index(said)
+        i, j = names.index(true), names.index(said)
         confusion[i][i] -= n
         confusion[i][j] += n
     run_dir.mkdir(parents=True)
-    (run_dir / "results.json").write_text(
-        json.dumps({"class_names": SYNTHETIC_CLASSES, "confusion": confusion})
-    )
+    (run_dir / "results.json").write_text(json.dumps({"class_names": names, "confusion": confusion}))
     return run_dir
 
 
@@ -254,6 +257,19 @@ def test_pairs_name_the_seeds_in_which_a_twin_class_was_taken_for_the_other(tmp_
         in out
     )
     assert "slide_slow -> slide_fast: []   slide_fast -> slide_slow: []" in out
+
+
+def test_pairs_and_pseudo_label_counts_take_the_twins_of_the_runs_generator_version(tmp_path, capsys):
+    """v3 runs are split by v3's tempo twins (shake/hold, spin_cw/spin_ccw), not by v2's motion twins."""
+    v3 = SYNTHETIC_VERSIONS["v3"]
+    _confusion_run(tmp_path / "cmpl_seed0", {("hold", "shake"): 18}, names=v3)
+    class_groups.print_pair_collapses([tmp_path])
+    out = capsys.readouterr().out
+    assert "shake -> hold: []   hold -> shake: [0: 10 %]" in out and "rotate_cw" not in out
+    shake, hold = v3.index("shake"), v3.index("hold")
+    counts = class_groups.group_counts(_scoring(10, [hold, hold], [shake, hold], [0.99, 0.99]), v3)
+    assert set(counts) == {"tempo", "motion", "appearance", "spin_cw/spin_ccw", "shake/hold"}
+    assert counts["shake/hold"].tolist() == [2, 2, 1, 2, 2, 1]  # one clip right, one called its twin
 
 
 def test_subject_concentration_counts_labels_that_follow_who_performs_against_a_shuffled_deal():
@@ -510,10 +526,5 @@ def test_sign_test_counts_both_tails_of_a_fair_coin():
         common.sign_test_p(5, 4)
 
 
-def test_research_class_groups_are_the_renderers():
-    from cmpl.data import synthetic
-
-    assert common.MOTION_CLASSES == synthetic._MOTION_CLASSES
-    assert common.APPEARANCE_CLASSES == synthetic._APPEARANCE_CLASSES
-    assert common.MOTION_PAIRS == synthetic._MOTION_PAIRS
+def test_tables_list_the_demo_methods_first_in_order_then_others_by_name():
     assert common.in_demo_order(["x", "cmpl", "supervised"]) == ["supervised", "cmpl", "x"]
