@@ -111,10 +111,11 @@ def score_networks(run_dir: Path) -> dict[str, ClassAccuracy]:
 
 
 def group_counts(scoring: dict, names: list[str]) -> dict[str, np.ndarray]:
-    """Per class set of the runs' generator version (:func:`synthetic_class_groups`), in one scoring of the unlabeled clips (``run_files`` layout), the
-    :data:`COUNTS`: the set's clips, those with a confident pseudo-label for the primary, those of them right,
-    the confident labels that name a class of the set, all confident labels, and the set's clips confidently
-    labeled as another class of the set (a twin's clip called its twin). Counts, so that seeds pool."""
+    """Per class set of the runs' generator version (:func:`synthetic_class_groups`), in one scoring of the
+    unlabeled clips (``run_files`` layout), the :data:`COUNTS`: the set's clips, those with a confident
+    pseudo-label for the primary, those of them right, the confident labels that name a class of the set, all
+    confident labels, and the set's clips confidently labeled as another class of the set (a twin's clip
+    called its twin). Counts, so that seeds pool."""
     truth = np.array(scoring["truth"])
     label = np.array(scoring["roles"]["primary"]["pseudo_label"])
     confident = np.array(scoring["roles"]["primary"]["pseudo_confidence"]) >= scoring["threshold"]
@@ -237,8 +238,7 @@ def print_pseudo_label_differences(runs: Counts) -> None:
     quantity) per seed, every scoring of a run pooled, and the methods' per-seed differences: e23's paired
     reading of whose pseudo-labels are better where. ``runs``: method -> seed -> when -> class set -> counts."""
     print("\nper seed, each run's scorings pooled (%)")
-    class_sets = counted_sets(runs)
-    for name in class_sets:
+    for name in counted_sets(runs):
         for measure, denominator in (("precision", "used"), ("right per clip", "clips")):
             by_seed: dict[str, dict[int, float]] = {}
             print(f"{name}, {measure}: mean, then per seed")

@@ -32,8 +32,6 @@ class_groups, common, evidence, network_agreement, pool_seeds, rescore, subject_
         "subject_shortcut",
     )
 )
-MOTION_CLASSES = SYNTHETIC_CLASS_GROUPS["motion"]
-
 MOTION, APPEARANCE = SYNTHETIC_CLASSES.index("move_up"), SYNTHETIC_CLASSES.index("circle")
 
 
@@ -198,7 +196,7 @@ def test_per_class_table_reads_another_results_file_where_written_and_refuses_a_
 def test_groups_pair_the_rows_by_seed_within_each_class_group(capsys):
     """Each group's per-seed means are paired by seed, also across a network row of another method."""
     names = list(SYNTHETIC_CLASSES)
-    motion = np.array([c in MOTION_CLASSES for c in names])
+    motion = np.array([c in SYNTHETIC_CLASS_GROUPS["motion"] for c in names])
     table = {
         "fixmatch": np.array([np.where(motion, 80.0, 20.0), np.where(motion, 70.0, 30.0)]),
         "cmpl/primary": np.array([np.where(motion, 70.0, 20.0), np.where(motion, 66.0, 30.0)]),
