@@ -65,9 +65,9 @@ COUNTS = ("clips", "used", "right", "named", "confident", "twin")
 _RUN_NAME = re.compile(r"(?P<method>\w+)_seed(?P<seed>\d+)")
 
 
-def twin_pairs(names: list[str]) -> dict[str, list[str]]:
+def twin_pairs(names: list[str]) -> dict[str, tuple[str, str]]:
     """The twin pairs among the class sets of the generator version whose classes ``names`` are (``a/b``)."""
-    return {name: members for name, members in synthetic_class_groups(names).items() if "/" in name}
+    return {name: tuple(members) for name, members in synthetic_class_groups(names).items() if "/" in name}
 
 
 def finished_runs(*roots: Path, results: str = "results.json") -> dict[str, list[Path]]:
@@ -285,7 +285,7 @@ def print_pair_collapses(roots: list[Path], results: str = "results.json") -> No
         seeds = [run_seed(path) for path in paths]
         found = [pair_collapses(path, results) for path in paths]
         names = json.loads((paths[0] / results).read_text())["class_names"]
-        for pair in map(tuple, twin_pairs(names).values()):
+        for pair in twin_pairs(names).values():
             ways, counts = [], []
             for way in (pair, pair[::-1]):
                 hits = ", ".join(
